@@ -1,0 +1,130 @@
+"""Linkis kernels: IPython kernels in which every cell runs as a Linkis job.
+
+One class serves every variant; its kernel.json (kernelspec/) sets the engine and run type:
+
+    python -m linkis_jupyter.kernel -f {connection_file} \
+        --LinkisKernel.engine=spark --LinkisKernel.run_type=sql
+
+Cells are routed by an IPython input transformer (`route_cell`), not by rewriting the code string
+in `do_execute`, so history and `In[]` keep what the user typed.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ipykernel.ipkernel import IPythonKernel
+from traitlets import Unicode
+
+from . import __version__
+
+# What JupyterLab needs to highlight each run type (codemirror_mode) and to name saved files.
+LANGUAGES = {
+    "sql": {"name": "sql", "mimetype": "text/x-sql", "file_extension": ".sql", "codemirror_mode": "sql"},
+    "python": {
+        "name": "python",
+        "mimetype": "text/x-python",
+        "file_extension": ".py",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+    },
+    "scala": {"name": "scala", "mimetype": "text/x-scala", "file_extension": ".scala", "codemirror_mode": "text/x-scala"},
+    "shell": {"name": "bash", "mimetype": "text/x-sh", "file_extension": ".sh", "codemirror_mode": "shell"},
+}
+RUN_TYPE_LANGUAGE = {
+    "sql": "sql", "hql": "sql", "jdbc": "sql", "psql": "sql", "tsql": "sql",
+    "py": "python", "python": "python", "pyspark": "python",
+    "scala": "scala",
+    "sh": "shell", "shell": "shell",
+}
+
+
+def route_cell(lines: list[str]) -> list[str]:
+    """The input transformer: decide whether a cell is a Linkis job, a magic, or local Python.
+
+    - blank cells and cells that start with a `%` or `%%` magic run as IPython;
+    - `%%local` runs the rest of the cell as local Python (sparkmagic's convention);
+    - anything else becomes the body of a `%%linkis` cell with the kernel's defaults.
+    """
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return lines
+    head = lines[first].strip()
+    if head == "%%local" or head.startswith("%%local "):
+        return lines[first + 1:]
+    if head.startswith("%"):
+        return lines
+    return ["%%linkis\n", *lines]
+
+
+# IPython also runs cleanup transformers for is_complete requests; this flag keeps them plain
+# Python there, so a SQL cell is never reported "incomplete" (IPython's TransformerManager).
+route_cell.has_side_effects = True  # type: ignore[attr-defined]
+
+
+class LinkisKernel(IPythonKernel):
+    """An IPython kernel whose cells are Linkis jobs of one engine and run type."""
+
+    implementation = "linkis_jupyter"
+    implementation_version = __version__
+    banner = "Linkis kernel: every cell runs as an Apache Linkis job (%%local for local Python)"
+
+    engine = Unicode("spark", help="Engine of every cell's job, with an optional version: spark-3.2.1.").tag(config=True)
+    run_type = Unicode("sql", help="Run type of every cell's job: sql, py, scala, hql, python, shell ...").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from .magics import LinkisMagics
+
+        self.magics = LinkisMagics(shell=self.shell, parent=self.shell)
+        self.magics.engine = self.engine
+        self.magics.run_type = self.run_type
+        self.shell.register_magics(self.magics)
+        self.shell.input_transformers_cleanup.append(route_cell)
+        self.language_info = dict(LANGUAGES[RUN_TYPE_LANGUAGE.get(self.run_type, "python")])
+
+    def do_shutdown(self, restart):
+        # Shutdown and restart requests arrive on the control thread while a cell may still be
+        # waiting on its job in the shell thread: kill the job here so it does not outlive us.
+        self.magics.kill_running_jobs()
+        return super().do_shutdown(restart)
+
+
+if __name__ == "__main__":
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(kernel_class=LinkisKernel)
+
+
+def kernelspec_dirs() -> list[Path]:
+    """The kernelspec folders shipped with the package (a wheel) or beside it (a source checkout)."""
+    here = Path(__file__).parent
+    for root in (here / "kernelspec", here.parent / "kernelspec"):
+        if root.is_dir():
+            return sorted(p for p in root.iterdir() if (p / "kernel.json").is_file())
+    return []
+
+
+def install_kernelspecs(user: bool = False, prefix: str | None = None, executable: str = sys.executable) -> list[str]:
+    """Install every Linkis kernelspec with an absolute interpreter path, and return where.
+
+    The kernel.json shipped in the wheel says `python`, which Jupyter maps to its own interpreter;
+    frontends that do not (VS Code, another environment's Jupyter) need the absolute path
+    (sparkmagic's users edited kernel.json by hand: jupyter-incubator/sparkmagic#963).
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    manager = KernelSpecManager()
+    installed = []
+    for source in kernelspec_dirs():
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / source.name
+            shutil.copytree(source, target)
+            spec = json.loads((target / "kernel.json").read_text())
+            spec["argv"][0] = executable
+            (target / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+            installed.append(manager.install_kernel_spec(str(target), source.name, user=user, prefix=prefix))
+    return installed
