@@ -1,0 +1,121 @@
+"""`linkis-jupyter gateway`: run the embedded Linkis-compatible gateway in the foreground.
+
+The first line printed is the URL. A connection file (`linkis-gateway.json` in the Jupyter runtime
+dir, mode 0600: url, user, token, pid) lets a client with no configuration find it. With neither
+--password nor --token, a random token is made and written only to that file, never printed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 9001
+
+
+def default_data_dir() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "linkis-gateway"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "gateway",
+        help="run the embedded Linkis-compatible gateway (DuckDB SQL, Python, shell)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs --password or --token)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port (default {DEFAULT_PORT}, Linkis' gateway port; 0 picks a free one)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="job history, logs, results and per-user data (default: <jupyter data dir>/linkis-gateway)")
+    p.add_argument("--user", default=None,
+                   help="the user to log in as (default: the login name of this account)")
+    p.add_argument("--password", default=None,
+                   help="password of --user for /user/login (default: LINKIS_GATEWAY_PASSWORD, else none)")
+    p.add_argument("--token", default=None,
+                   help="a Token-Code accepted for any user (default: LINKIS_GATEWAY_TOKEN, else a random one)")
+    p.add_argument("--proxy-config", type=Path, default=None,
+                   help="proxy.properties with lines token=user1,user2 or token=* (enables proxy users)")
+    p.add_argument("--session-timeout", type=float, default=3600.0, help="login session timeout, seconds")
+    p.add_argument("--job-timeout", type=float, default=None, help="end jobs running longer as Timeout, seconds")
+    p.add_argument("--evict-after", type=float, default=60.0,
+                   help="seconds a finished job stays in the entrance (then only job history has it)")
+    p.add_argument("--max-running", type=int, default=4, help="jobs one user runs at once; more wait as Scheduled")
+    p.set_defaults(run=run)
+    return p
+
+
+def _default_user() -> str:
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except Exception:
+        name = ""
+    from .storage import valid_user_name
+
+    name = name.lower()
+    return name if valid_user_name(name) else "linkis"
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import EmbeddedGateway, GatewayConfigError
+
+    user = (args.user or _default_user()).strip().lower()
+    password = args.password or os.environ.get("LINKIS_GATEWAY_PASSWORD") or None
+    token = args.token or os.environ.get("LINKIS_GATEWAY_TOKEN") or None
+    from . import is_loopback
+    from .storage import valid_user_name
+
+    if not valid_user_name(user):
+        print(f"linkis-jupyter gateway: error: invalid user name {user!r}", file=sys.stderr)
+        return 2
+    if not is_loopback(args.ip) and not (password or token):
+        print(f"linkis-jupyter gateway: error: refusing to listen on {args.ip} without --password or "
+              "--token: anyone who can reach it could run code as any user", file=sys.stderr)
+        return 2
+    if not password and not token:
+        token = secrets.token_urlsafe(24)
+    try:
+        gw = EmbeddedGateway(
+            args.data_dir or default_data_dir(),
+            ip=args.ip, port=args.port,
+            users={user: password} if password else {},
+            tokens={token: "*"} if token else {},
+            proxy_config=args.proxy_config,
+            session_timeout=args.session_timeout,
+            evict_after=args.evict_after,
+            job_timeout=args.job_timeout,
+            max_running_per_user=args.max_running,
+            write_connection_file=True,
+        )
+        gw.user = user
+        gw.start()
+    except (GatewayConfigError, OSError) as e:
+        print(f"linkis-jupyter gateway: error: {e}", file=sys.stderr)
+        return 1
+    print(gw.url, flush=True)
+    print(f"user: {user}; data dir: {gw.data_dir}; connection file: {gw.connection_file}", flush=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        gw.stop()
+    return 0

@@ -1,0 +1,429 @@
+"""The entrance: jobs from submit to a final state, as Linkis' scheduler moves them.
+
+States go Inited -> Scheduled -> Running -> Succeed | Failed | Cancelled | Timeout. Each user runs
+at most `max_running_per_user` jobs at once; the others wait as Scheduled. A job runs in its own
+worker thread calling `EngineManager.execute`; kill and timeout set its `cancelled` event and ask
+the engine to stop, and the job is final within a second even if the engine is slow to return.
+
+A finished job stays in the entrance `evict_after` seconds; after that the entrance endpoints
+answer as Linkis does for a job it no longer holds, and only job history knows it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, TextIO
+
+from .engines import EngineError, EngineManager, JobContext
+from .storage import END_FAILED, END_SUCCESS, RESTART_ERR_CODE, RESTART_ERR_DESC, Storage, log_line, now_ms
+
+ENTRANCE_APP = "linkis-cg-entrance"
+# How long kill and timeout wait for the engine to return before the job is made final anyway.
+STOP_GRACE = 0.8
+UNEXPECTED_ERR_CODE = 21304
+TIMEOUT_ERR_CODE = 21304
+
+_EXEC_ID_1X = re.compile(r"exec_id(\d{3})(\d{3})(.*)", re.S)
+_EXEC_ID_0X = re.compile(r"(\d{2})(\d{2})(\d{2})(.*)", re.S)
+LOG_LEVEL = re.compile(r"[0-9\-/]{10} [0-9:]{8}.?\d{0,3} (SYSTEM-)?(ERROR|WARN) ")
+
+
+class JobState(str, Enum):
+    INITED = "Inited"
+    WAIT_FOR_RETRY = "WaitForRetry"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUCCEED = "Succeed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    TIMEOUT = "Timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.SUCCEED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT)
+
+
+def make_exec_id(instance: str, short_id: str) -> str:
+    """Linkis 1.x execID: `exec_id` + two 3-digit lengths + application + instance + short id."""
+    return f"exec_id{len(ENTRANCE_APP):03d}{len(instance):03d}{ENTRANCE_APP}{instance}{short_id}"
+
+
+def parse_exec_id(exec_id: str) -> tuple[str, str, str] | None:
+    """(application, instance, short id) of a 1.x or 0.x execID, or None when malformed."""
+    m = _EXEC_ID_1X.fullmatch(exec_id)
+    if m:
+        a, b, rest = int(m.group(1)), int(m.group(2)), m.group(3)
+        if a and b and len(rest) > a + b:
+            return rest[:a], rest[a:a + b], rest[a + b:]
+        return None
+    m = _EXEC_ID_0X.fullmatch(exec_id)
+    if m:
+        a, b, c, rest = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+        if a and b and c and len(rest) > a + b + c:
+            return rest[a:a + b], rest[a + b:a + b + c], rest[a + b + c:]
+    return None
+
+
+def task_index(short_id: str) -> int | None:
+    """The trailing number of a short id like `IDE_alice_spark_7` (here the taskID)."""
+    tail = short_id.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def log_level_index(line: str) -> int:
+    """0 ERROR, 1 WARN, 2 INFO, as Linkis' LogReader sorts lines."""
+    m = LOG_LEVEL.search(line)
+    if m is None:
+        return 2
+    return 0 if m.group(2) == "ERROR" else 1
+
+
+def split_log(lines: list[str]) -> list[str]:
+    """[error, warn, info, all] joined with newlines, as the entrance log endpoint returns them."""
+    buckets: list[list[str]] = [[], [], []]
+    for line in lines:
+        buckets[log_level_index(line)].append(line)
+    return ["\n".join(b) for b in buckets] + ["\n".join(lines)]
+
+
+@dataclass
+class EntranceJob:
+    task_id: int
+    exec_id: str
+    short_id: str
+    submit_user: str
+    execute_user: str
+    creator: str
+    engine_type: str
+    run_type: str
+    code: str
+    params: dict[str, Any]
+    log_path: Path
+    result_dir: Path
+    state: JobState = JobState.INITED
+    progress: float = 0.0
+    progress_info: list[dict[str, Any]] | None = None
+    lines: list[str] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    timed_out: bool = False
+    holds_slot: bool = False
+    finished_at: float | None = None
+    thread: threading.Thread | None = None
+    timer: threading.Timer | None = None
+    log_file: TextIO | None = None
+
+    def visible_to(self, user: str) -> bool:
+        return user in (self.submit_user, self.execute_user)
+
+
+class JobManager:
+    """Every job the entrance holds; all state changes happen under one lock."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        engines: EngineManager,
+        instance: str,
+        evict_after: float = 60.0,
+        job_timeout: float | None = None,
+        max_running_per_user: int = 4,
+    ) -> None:
+        self.storage = storage
+        self.engines = engines
+        self.instance = instance
+        self.evict_after = evict_after
+        self.job_timeout = job_timeout
+        self.max_running_per_user = max_running_per_user
+        self._lock = threading.RLock()
+        self._jobs: dict[str, EntranceJob] = {}
+        self._by_task: dict[int, EntranceJob] = {}
+        self._queued: dict[str, deque[EntranceJob]] = {}
+        self._running: dict[str, int] = {}
+        self._closed = False
+
+    # -- submit and schedule -------------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        submit_user: str,
+        execute_user: str,
+        creator: str,
+        engine_type: str,
+        run_type: str,
+        code: str,
+        params: dict[str, Any],
+        source: dict[str, Any],
+        labels: dict[str, Any],
+        execute_application_name: str,
+        request_application_name: str,
+    ) -> EntranceJob:
+        if self._closed:
+            raise RuntimeError("the gateway is stopping")
+        created = now_ms()
+        task_id = self.storage.insert_task(
+            submit_user=submit_user, execute_user=execute_user, creator=creator,
+            engine_type=engine_type, run_type=run_type, execution_code=code,
+            execute_application_name=execute_application_name,
+            request_application_name=request_application_name,
+            status=JobState.INITED.value, progress="0.0", instance=self.instance,
+            params_json=json.dumps(params), source_json=json.dumps(source),
+            labels_json=json.dumps(labels), created_time=created, updated_time=created,
+        )
+        engine = engine_type.split("-", 1)[0]
+        short_id = f"{creator}_{execute_user}_{engine}_{task_id}"
+        exec_id = make_exec_id(self.instance, short_id)
+        log_path, result_dir = self.storage.job_paths(execute_user, creator, task_id, created)
+        self.storage.update_task(
+            task_id, exec_id=exec_id, log_path=log_path.as_uri(), result_location=result_dir.as_uri()
+        )
+        job = EntranceJob(
+            task_id=task_id, exec_id=exec_id, short_id=short_id, submit_user=submit_user,
+            execute_user=execute_user, creator=creator, engine_type=engine_type,
+            run_type=run_type, code=code, params=params, log_path=log_path, result_dir=result_dir,
+        )
+        job.log_file = open(log_path, "a", encoding="utf-8", buffering=1)
+        with self._lock:
+            self._sweep()
+            self._jobs[exec_id] = job
+            self._by_task[task_id] = job
+            self._log(job, "INFO", f"Your job is accepted,  jobID is {exec_id} and taskID is {task_id} in "
+                      f"ServiceInstance({ENTRANCE_APP}, {self.instance}). Please wait it to be scheduled")
+            self._set_state(job, JobState.SCHEDULED)
+            self._log(job, "INFO", f"Job with jobId : {task_id} and execID : {exec_id} submitted ")
+            self._queued.setdefault(execute_user, deque()).append(job)
+            self._dispatch(execute_user)
+        return job
+
+    def _dispatch(self, user: str) -> None:
+        queue = self._queued.get(user)
+        while queue and self._running.get(user, 0) < self.max_running_per_user and not self._closed:
+            job = queue.popleft()
+            job.holds_slot = True
+            self._running[user] = self._running.get(user, 0) + 1
+            job.thread = threading.Thread(
+                target=self._run, args=(job,), name=f"linkis-job-{job.task_id}", daemon=True
+            )
+            job.thread.start()
+
+    def _run(self, job: EntranceJob) -> None:
+        with self._lock:
+            if job.state.is_terminal:
+                return
+            self._set_state(job, JobState.RUNNING, engine_start_time=now_ms())
+            self._log(job, "INFO", f"Task {job.task_id} is running on the embedded {job.engine_type} "
+                      f"engine ({job.run_type}) as user {job.execute_user}.")
+            self._log(job, "INFO", "Your job is Running now. Please wait it to complete.")
+            if self.job_timeout:
+                job.timer = threading.Timer(self.job_timeout, self._on_timeout, args=(job,))
+                job.timer.daemon = True
+                job.timer.start()
+        ctx = JobContext(
+            task_id=job.task_id,
+            user=job.execute_user,
+            creator=job.creator,
+            run_type=job.run_type,
+            code=job.code,
+            workspace=self.storage.user_area(job.execute_user),
+            result_dir=job.result_dir,
+            params=_configuration(job.params),
+            cancelled=job.cancelled,
+            log=lambda level, text: self.log(job, level, text),
+            set_progress=lambda value, info: self._set_progress(job, value, info),
+        )
+        state, code, desc = JobState.SUCCEED, None, None
+        try:
+            self.engines.execute(ctx)
+        except EngineError as e:
+            state, code, desc = JobState.FAILED, getattr(e, "code", None) or UNEXPECTED_ERR_CODE, str(e)
+        except Exception as e:  # an engine bug must still end the job, with the reason in its log
+            state, code, desc = JobState.FAILED, UNEXPECTED_ERR_CODE, f"{type(e).__name__}: {e}"
+        if job.cancelled.is_set():
+            if job.timed_out:
+                state, code, desc = JobState.TIMEOUT, TIMEOUT_ERR_CODE, self._timeout_text()
+            elif self._closed:
+                state, code, desc = JobState.FAILED, RESTART_ERR_CODE, RESTART_ERR_DESC
+            else:
+                state, code, desc = JobState.CANCELLED, None, None
+        self._finish(job, state, code, desc)
+
+    # -- stop work -----------------------------------------------------------------------------
+
+    def kill(self, job: EntranceJob) -> None:
+        """Stop a job now; it is Cancelled when this returns (a final job is left as it is)."""
+        with self._lock:
+            if job.state.is_terminal:
+                return
+            job.cancelled.set()
+            if job.state != JobState.RUNNING:
+                self._dequeue(job)
+                self._finish(job, JobState.CANCELLED, None, None)
+                return
+        self._stop_engine(job)
+        self._finish(job, JobState.CANCELLED, None, None)
+
+    def force_kill(self, task_id: int) -> None:
+        """Kill by taskID for a job the entrance no longer holds: only job history can change."""
+        with self._lock:
+            job = self._by_task.get(task_id)
+        if job is not None:
+            self.kill(job)
+            return
+        row = self.storage.get_task(task_id)
+        if row is not None and row["status"] in (s.value for s in JobState if not s.is_terminal):
+            self.storage.update_task(task_id, status=JobState.CANCELLED.value, progress="1.0", end_time=now_ms())
+
+    def _on_timeout(self, job: EntranceJob) -> None:
+        with self._lock:
+            if job.state.is_terminal:
+                return
+            job.timed_out = True
+            job.cancelled.set()
+        self._stop_engine(job)
+        self._finish(job, JobState.TIMEOUT, TIMEOUT_ERR_CODE, self._timeout_text())
+
+    def _timeout_text(self) -> str:
+        return f"Job timeout: it ran longer than the gateway's job timeout of {self.job_timeout:g} s"
+
+    def _stop_engine(self, job: EntranceJob) -> None:
+        try:
+            self.engines.kill(job.task_id)
+        except Exception as e:  # the job still ends; say why the engine may linger
+            self.log(job, "WARN", f"Stopping the engine failed: {type(e).__name__}: {e}")
+        if job.thread is not None and job.thread is not threading.current_thread():
+            job.thread.join(STOP_GRACE)
+
+    def _dequeue(self, job: EntranceJob) -> None:
+        queue = self._queued.get(job.execute_user)
+        if queue and job in queue:
+            queue.remove(job)
+
+    # -- state, log, progress ------------------------------------------------------------------
+
+    def _set_state(self, job: EntranceJob, state: JobState, **fields: Any) -> None:
+        job.state = state
+        self.storage.update_task(job.task_id, status=state.value, **fields)
+
+    def _finish(self, job: EntranceJob, state: JobState, code: int | None, desc: str | None) -> None:
+        with self._lock:
+            if job.state.is_terminal:
+                return
+            if job.timer is not None:
+                job.timer.cancel()
+            if state == JobState.FAILED or state == JobState.TIMEOUT:
+                for line in (desc or "").splitlines() or [""]:
+                    self._log(job, "ERROR", f"Sorry, your job executed failed with reason: {line}")
+            elif state == JobState.CANCELLED:
+                self._log(job, "INFO", f"Job {job.task_id} was kill by user successfully(任务{job.task_id}已成功取消)")
+            job.progress = 1.0
+            if state == JobState.SUCCEED:
+                self._log(job, "INFO", END_SUCCESS)
+            else:
+                self._log(job, "INFO", END_FAILED.format(state=state.value))
+            job.finished_at = time.monotonic()
+            self._set_state(
+                job, state, progress="1.0", err_code=code, err_desc=desc, end_time=now_ms()
+            )
+            if job.log_file is not None:
+                job.log_file.close()
+                job.log_file = None
+            if job.holds_slot:
+                job.holds_slot = False
+                self._running[job.execute_user] -= 1
+                self._dispatch(job.execute_user)
+
+    def log(self, job: EntranceJob, level: str, text: str) -> None:
+        """A log line from an engine (any thread); dropped once the job is final."""
+        level = level.upper() if level.upper() in ("ERROR", "WARN", "INFO") else "INFO"
+        with self._lock:
+            if not job.state.is_terminal:
+                self._log(job, level, text)
+
+    def _log(self, job: EntranceJob, level: str, text: str) -> None:
+        now = time.time()
+        for part in str(text).splitlines() or [""]:
+            line = log_line(level, part, now)
+            job.lines.append(line)
+            if job.log_file is not None:
+                job.log_file.write(line + "\n")
+
+    def _set_progress(self, job: EntranceJob, value: float, info: list[dict[str, Any]]) -> None:
+        with self._lock:
+            if job.state.is_terminal:
+                return
+            # Linkis shows at most "fake progress" below 1 until the job is complete.
+            job.progress = min(max(float(value), 0.0), 0.99)
+            job.progress_info = [dict(i) for i in (info or [])]
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def get(self, exec_id: str) -> EntranceJob | None:
+        """The job the entrance still holds under this execID (None once evicted)."""
+        with self._lock:
+            job = self._jobs.get(exec_id)
+            if job is not None and self._evictable(job):
+                self._evict(job)
+                return None
+            return job
+
+    def get_by_task(self, task_id: int) -> EntranceJob | None:
+        with self._lock:
+            job = self._by_task.get(task_id)
+            if job is not None and self._evictable(job):
+                self._evict(job)
+                return None
+            return job
+
+    def _evictable(self, job: EntranceJob) -> bool:
+        return job.finished_at is not None and time.monotonic() - job.finished_at >= self.evict_after
+
+    def _evict(self, job: EntranceJob) -> None:
+        self._jobs.pop(job.exec_id, None)
+        self._by_task.pop(job.task_id, None)
+
+    def _sweep(self) -> None:
+        for job in [j for j in self._jobs.values() if self._evictable(j)]:
+            self._evict(job)
+
+    def snapshot(self, job: EntranceJob) -> tuple[JobState, float, list[dict[str, Any]] | None]:
+        with self._lock:
+            return job.state, job.progress, None if job.progress_info is None else list(job.progress_info)
+
+    def log_lines(self, job: EntranceJob, from_line: int, size: int | None) -> list[str]:
+        with self._lock:
+            end = None if size is None else from_line + size
+            return job.lines[from_line:end]
+
+    # -- shutdown --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every job; the ones not final yet end Failed, as after a restart."""
+        with self._lock:
+            self._closed = True
+            live = [j for j in self._by_task.values() if not j.state.is_terminal]
+            for job in live:
+                job.cancelled.set()
+        for job in live:
+            try:
+                self.engines.kill(job.task_id)
+            except Exception:
+                pass
+        deadline = time.monotonic() + 2.0
+        for job in live:
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+            with self._lock:
+                if not job.state.is_terminal:
+                    self._finish(job, JobState.FAILED, RESTART_ERR_CODE, RESTART_ERR_DESC)
+
+
+def _configuration(params: dict[str, Any]) -> dict[str, Any]:
+    conf = params.get("configuration") if isinstance(params, dict) else None
+    conf = conf if isinstance(conf, dict) else {}
+    return {k: dict(conf.get(k) or {}) for k in ("startup", "runtime", "special")}
