@@ -1,0 +1,197 @@
+"""Envelope, login sessions, tokens, proxy users and unknown paths, on the wire."""
+from __future__ import annotations
+
+import requests
+
+from gateway_wire import Api, err, ok
+
+NOT_LOGGED_IN = "You are not logged in, please login first(您尚未登录，请先登录)!"
+
+
+def test_unauthenticated_requests_get_linkis_401(gateway):
+    for path in ("/jobhistory/list", "/entrance/submit", "/filesystem/openLog?path=/x", "/user/userInfo"):
+        r = requests.get(gateway.url + "/api/rest_j/v1" + path, timeout=10)
+        assert r.status_code == 401
+        assert r.json() == {"method": "/api/rest_j/v1" + path.split("?")[0], "status": -1,
+                            "message": NOT_LOGGED_IN, "data": {}}
+
+
+def test_login_sets_the_linkis_cookie_and_second_login_is_status_0(gateway):
+    api = Api(gateway)
+    r = api.post("/user/login", {"userName": "alice", "password": gateway.password})
+    data = ok(r)
+    assert data["userName"] == "alice" and data["sessionTimeOut"] == 3600 * 1000
+    assert "linkis_user_session_ticket_id_v1" in r.cookies
+    assert gateway.password not in r.text and r.cookies["linkis_user_session_ticket_id_v1"] != gateway.password
+    again = api.post("/user/login", {"userName": "alice", "password": gateway.password})
+    assert ok(again) == {"userName": "alice"}
+    assert "already logged in" in again.json()["message"]
+    assert ok(api.get("/user/userInfo"))["userName"] == "alice"
+    assert ok(api.get("/user/heartbeat")) == {}
+
+
+def test_login_accepts_query_parameters(gateway):
+    r = requests.post(gateway.url + "/api/rest_j/v1/user/login",
+                      params={"userName": "bob", "password": "bob-Secret-2"}, timeout=10)
+    assert ok(r)["userName"] == "bob"
+
+
+def test_login_mistakes(gateway):
+    api = Api(gateway)
+    assert "wrong user name or password" in err(api.post("/user/login", {"userName": "alice", "password": "nope"}))
+    assert "wrong user name or password" in err(api.post("/user/login", {"userName": "mallory", "password": "x"}))
+    assert "Username can not be empty" in err(api.post("/user/login", {"password": "x"}))
+    assert "Password can not be blank" in err(api.post("/user/login", {"userName": "alice"}))
+    assert "not valid JSON" in err(api.s.post(api.base + "/user/login", data=b"{nope", timeout=10))
+    assert "linkis_user_session_ticket_id_v1" not in api.s.cookies
+    err(api.get("/jobhistory/list"), -1)
+
+
+def test_logout_ends_the_session(alice):
+    ok(alice.get("/jobhistory/list"))
+    assert "Logout successful" in alice.get("/user/logout").json()["message"]
+    assert err(alice.get("/jobhistory/list"), -1) == NOT_LOGGED_IN
+    assert err(alice.get("/user/heartbeat"), -1)
+
+
+def test_a_forged_ticket_is_not_logged_in(gateway):
+    for name in ("linkis_user_session_ticket_id_v1", "bdp-user-ticket-id"):
+        r = requests.get(gateway.url + "/api/rest_j/v1/jobhistory/list", cookies={name: "forged"}, timeout=10)
+        assert err(r, -1) == NOT_LOGGED_IN
+
+
+def test_legacy_cookie_name_is_accepted(gateway, alice):
+    ticket = alice.s.cookies["linkis_user_session_ticket_id_v1"]
+    r = requests.get(gateway.url + "/api/rest_j/v1/user/userInfo", cookies={"bdp-user-ticket-id": ticket}, timeout=10)
+    assert ok(r)["userName"] == "alice"
+
+
+def test_sessions_expire_after_the_timeout_and_on_demand(gateway_factory):
+    gw = gateway_factory(session_timeout=0.3)
+    api = Api(gw)
+    api.login("alice", gw.password)
+    ok(api.get("/jobhistory/list"))
+    import time
+
+    time.sleep(0.5)
+    assert "Login has expired" in err(api.get("/jobhistory/list"), -1)
+    api.s.cookies.clear()
+    api.login("alice", gw.password)
+    gw2 = gateway_factory()
+    api2 = Api(gw2)
+    api2.login("bob", "bob-Secret-2")
+    ok(api2.get("/jobhistory/list"))
+    gw2.expire_sessions()
+    assert "Login has expired" in err(api2.get("/jobhistory/list"), -1)
+    # A fresh login works again right away.
+    api2.s.cookies.clear()
+    api2.login("bob", "bob-Secret-2")
+    ok(api2.get("/jobhistory/list"))
+
+
+def test_token_headers_are_stateless(gateway):
+    h = {"Token-Code": gateway.token, "Token-User": "bob"}
+    r = requests.get(gateway.url + "/api/rest_j/v1/user/userInfo", headers=h, timeout=10)
+    assert ok(r)["userName"] == "bob"
+    assert not r.cookies
+    bad = requests.get(gateway.url + "/api/rest_j/v1/jobhistory/list",
+                       headers={"Token-Code": "wrong-token", "Token-User": "bob"}, timeout=10)
+    message = err(bad, -1)
+    assert "wrong-token" not in message and gateway.token not in message
+    half = requests.get(gateway.url + "/api/rest_j/v1/jobhistory/list",
+                        headers={"Token-Code": gateway.token, "Token-User": ""}, timeout=10)
+    assert "Token-User" in err(half, -1)
+    weird = requests.get(gateway.url + "/api/rest_j/v1/jobhistory/list",
+                         headers={"Token-Code": gateway.token, "Token-User": "../etc"}, timeout=10)
+    err(weird, -1)
+
+
+def test_token_limited_to_some_users(gateway_factory):
+    gw = gateway_factory(tokens={"only-carol": "carol,dave"})
+    get = lambda user: requests.get(gw.url + "/api/rest_j/v1/user/userInfo",  # noqa: E731
+                                    headers={"Token-Code": "only-carol", "Token-User": user}, timeout=10)
+    assert ok(get("carol"))["userName"] == "carol"
+    err(get("alice"), -1)
+
+
+def test_token_login_makes_a_session(gateway):
+    s = requests.Session()
+    r = s.post(gateway.url + "/api/rest_j/v1/user/token-login",
+               headers={"Token-Code": gateway.token, "Token-User": "alice"}, timeout=10)
+    assert ok(r)["userName"] == "alice"
+    assert ok(s.get(gateway.url + "/api/rest_j/v1/user/userInfo", timeout=10))["userName"] == "alice"
+
+
+def test_tokens_disabled(gateway_factory):
+    gw = gateway_factory(tokens={})
+    r = requests.get(gw.url + "/api/rest_j/v1/jobhistory/list",
+                     headers={"Token-Code": "anything", "Token-User": "alice"}, timeout=10)
+    assert "token" in err(r, -1)
+
+
+def _proxy_gateway(gateway_factory, tmp_path):
+    conf = tmp_path / "proxy.properties"
+    conf.write_text("# system tokens\nsys-code-1=carol, Dave\nsys-any=*\n")
+    return gateway_factory(proxy_config=conf)
+
+
+def test_proxy_user_headers_run_as_the_proxy_user(gateway_factory, tmp_path):
+    gw = _proxy_gateway(gateway_factory, tmp_path)
+    api = Api(gw, headers={"Proxy-User": "carol", "Validation-Code": "sys-code-1"})
+    api.login("alice", gw.password)
+    assert ok(api.get("/user/userInfo"))["userName"] == "carol"
+    exec_id, task_id = api.submit("echo proxied")
+    assert "_carol_" in exec_id
+    task = api.task(task_id)
+    assert task["executeUser"] == "carol" and task["submitUser"] == "alice"
+    assert api.wait(exec_id) == "Succeed"
+    # The result lives in carol's area, readable through the proxy, not by alice herself.
+    path = api.results(task_id)[0]
+    assert api.read(path)["fileContent"] == [["proxied"]]
+    plain = Api(gw)
+    plain.login("alice", gw.password)
+    assert "80010" in err(plain.get("/filesystem/openFile", path=path))
+    # Headers alone authenticate, any case of the name; a user outside the list is refused.
+    dave = Api(gw, headers={"Proxy-User": "DAVE", "Validation-Code": "sys-code-1"})
+    assert ok(dave.get("/jobhistory/list"))["totalPage"] == 0
+    eve = Api(gw, headers={"Proxy-User": "eve", "Validation-Code": "sys-code-1"})
+    assert err(eve.get("/jobhistory/list"), -1) == "Validation failed"
+    anyone = Api(gw, headers={"Proxy-User": "eve", "Validation-Code": "sys-any"})
+    ok(anyone.get("/jobhistory/list"))
+    wrong = Api(gw, headers={"Proxy-User": "carol", "Validation-Code": "guess"})
+    assert err(wrong.get("/jobhistory/list"), -1) == "Validation failed"
+
+
+def test_proxy_login_endpoint(gateway_factory, tmp_path):
+    gw = _proxy_gateway(gateway_factory, tmp_path)
+    api = Api(gw)
+    r = api.get("/user/proxy", proxyUser="Carol", validationCode="sys-code-1")
+    assert r.json()["message"] == "代理成功" and ok(r)["proxyUser"] == "Carol"
+    assert ok(api.get("/user/userInfo"))["userName"] == "carol"
+    assert "_carol_" in api.submit("true")[0]
+    refused = Api(gw).get("/user/proxy", proxyUser="eve", validationCode="sys-code-1")
+    assert err(refused) == "Validation failed"
+
+
+def test_proxy_is_off_without_a_proxy_config(gateway):
+    r = Api(gateway).get("/user/proxy", proxyUser="carol", validationCode="anything")
+    assert err(r) == "Validation failed"
+    api = Api(gateway, headers={"Proxy-User": "carol", "Validation-Code": "anything"})
+    err(api.get("/jobhistory/list"), -1)
+
+
+def test_unknown_paths_versions_and_methods(gateway, alice):
+    assert err(alice.get("/user/nothing")) == "unknown request URI nothing"
+    assert "Cannot find a service to deal /api/rest_j/v1/nosuch/thing" in err(alice.get("/nosuch/thing"))
+    r = alice.s.get(gateway.url + "/favicon.ico", timeout=10)
+    assert "Cannot find a service to deal /favicon.ico" in err(r)
+    assert "not support version v2" in err(alice.s.get(gateway.url + "/api/rest_j/v2/jobhistory/list", timeout=10))
+    assert err(alice.get("/entrance/nothing/here/at/all"), 1, 404)
+    assert "not supported" in err(alice.post("/jobhistory/list"))
+    # Unauthenticated, the same paths are just "not logged in".
+    err(requests.get(gateway.url + "/api/rest_j/v1/nosuch/thing", timeout=10), -1)
+
+
+def test_spec_paths_without_version_work(gateway, alice):
+    r = alice.s.get(gateway.url + "/api/rest_j/jobhistory/list", timeout=10)
+    assert ok(r)["tasks"] == []
