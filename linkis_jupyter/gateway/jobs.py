@@ -327,6 +327,11 @@ class JobManager:
             else:
                 self._log(job, "INFO", END_FAILED.format(state=state.value))
             job.finished_at = time.monotonic()
+            # A job without result sets has no result directory: getDirFileTrees answers null.
+            try:
+                job.result_dir.rmdir()
+            except OSError:
+                pass
             self._set_state(
                 job, state, progress="1.0", err_code=code, err_desc=desc, end_time=now_ms()
             )
