@@ -1,0 +1,1407 @@
+"""LinkisClient: the Linkis HTTP API (0.x and 1.x) from plain Python. Raw JSON stops here.
+
+One method per endpoint; every reply is Linkis' envelope `{method, status, message, data}` and is
+decided on its `status`, never on the HTTP code alone (Linkis answers HTTP 400 with a JSON body for
+ordinary errors). Wire values become the small dataclasses below; errors come from
+`linkis_jupyter.errors`.
+
+    from linkis_jupyter.client import LinkisClient
+    client = LinkisClient(gateway_url="http://127.0.0.1:9001", user="alice", password="...")
+    client.describe_config()          # [(name, value with secrets masked, where it came from)]
+    client.list_jobs(limit=5)
+
+Configuration, highest first: constructor arguments or traitlets config (`c.LinkisClient.user`,
+`%config LinkisClient.user = ...`), environment variables (each trait's help names its own),
+a linkis-cli.properties file (`LINKIS_CLI_CONF`, else ~/.linkis/linkis-cli.properties), the
+embedded gateway's connection file (`<jupyter runtime dir>/linkis-gateway.json`), then defaults.
+
+Authentication (`auth`): `password` logs in with `POST /user/login` and keeps the session cookie
+in one `requests.Session`, logging in again once, transparently, when a request answers status -1
+(the session expired); `token` sends `Token-Code` + `Token-User` on every request; `auto` picks
+token or password by which was configured at the higher level. A proxy user is either announced on
+every request with the `Proxy-User` + `Validation-Code` headers of the Linkis HTTP spec
+(`proxy_mode = "headers"`), or by `GET /user/proxy?proxyUser=&validationCode=` after login, which
+is what upstream gateways with proxy.properties understand (`proxy_mode = "login"`).
+
+Retries: every GET is retried with capped exponential backoff on connection errors, timeouts and
+HTTP 502/503/504. A submit is retried only when the connection could not be made at all, so a job
+is never started twice.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from urllib.parse import quote
+
+import requests
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, TraitError, Unicode, default, observe, validate
+from traitlets.config import Configurable
+
+from .errors import APIError, AuthError, ConfigError, LinkisError, LinkisTimeoutError, TransportError, ValidationError
+
+if TYPE_CHECKING:
+    from .job import JobSpec
+
+__all__ = [
+    "LinkisClient",
+    "JobState",
+    "StageProgress",
+    "SubmitResult",
+    "Progress",
+    "LogChunk",
+    "TaskInfo",
+    "ResultFile",
+    "ResultPage",
+    "DEFAULT_ENGINE_VERSIONS",
+    "REST_PREFIX",
+]
+
+REST_PREFIX = "/api/rest_j/v1"
+MASK = "********"
+
+# Engine versions Linkis itself defaults to (LabelCommonConfig.java); the engineType label of a
+# 1.x submit needs one. A deployment's own versions go in `LinkisClient.engine_versions`.
+DEFAULT_ENGINE_VERSIONS = {
+    "spark": "2.4.3",
+    "hive": "2.3.3",
+    "python": "python2",
+    "shell": "1",
+    "jdbc": "4",
+    "presto": "0.234",
+    "trino": "371",
+    "openlookeng": "1.5.0",
+    "elasticsearch": "7.6.2",
+    "flink": "1.16.2",
+    "pipeline": "1",
+    "nebula": "3.0.0",
+    "repl": "1",
+    "doris": "1.2.6",
+    "hbase": "2.5.3",
+    "sqoop": "1.4.6",
+    "datax": "3.0.0",
+    "seatunnel": "2.1.2",
+    "io_file": "1.0",
+    "io_hdfs": "1.0",
+}
+
+_ENV = {
+    "gateway_url": "LINKIS_GATEWAY_URL",
+    "user": "LINKIS_USER",
+    "password": "LINKIS_PASSWORD",
+    "token": "LINKIS_TOKEN",
+    "proxy_user": "LINKIS_PROXY_USER",
+    "validation_code": "LINKIS_VALIDATION_CODE",
+    "auth": "LINKIS_AUTH",
+    "proxy_mode": "LINKIS_PROXY_MODE",
+    "api": "LINKIS_API",
+    "connect_timeout": "LINKIS_CONNECT_TIMEOUT",
+    "read_timeout": "LINKIS_READ_TIMEOUT",
+    "retries": "LINKIS_RETRIES",
+    "verify": "LINKIS_VERIFY",
+    "ca_bundle": "LINKIS_CA_BUNDLE",
+    "poll_interval_max": "LINKIS_POLL_INTERVAL_MAX",
+    "cli_config": "LINKIS_CLI_CONF",
+    "connection_file": "LINKIS_CONNECTION_FILE",
+}
+_SECRETS = ("password", "token", "validation_code")
+_CONFIG_NAMES = (
+    "gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode",
+    "api", "connect_timeout", "read_timeout", "retries", "retry_backoff", "retry_backoff_max", "verify",
+    "ca_bundle", "headers", "poll_interval_min", "poll_interval_max", "page_size", "null_value",
+    "engine_versions", "cli_config", "connection_file",
+)
+# Reset the HTTP session (cookies, login) when one of these changes.
+_CONNECTION_NAMES = ("gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode")
+_SECRET_HEADER = re.compile(r"token|code|auth|cookie|secret|password|key", re.I)
+_CLI_PREFIX = "wds.linkis.client.common."
+_RANK = {"explicit": 0, "env": 1, "file": 2, "connection": 3, "default": 4}
+_IDEMPOTENT_RETRY_HTTP = (502, 503, 504)
+_URL_OK = re.compile(r"^https?://[^/\s]+")
+
+
+class JobState(str, Enum):
+    """A Linkis job state (SchedulerEventState / jobhistory TaskStatus). Unknown strings -> UNKNOWN,
+    which counts as still running."""
+
+    INITED = "Inited"
+    WAIT_FOR_RETRY = "WaitForRetry"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUCCEED = "Succeed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    TIMEOUT = "Timeout"
+    UNKNOWN = "Unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.SUCCEED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT)
+
+    @property
+    def is_success(self) -> bool:
+        return self is JobState.SUCCEED
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "JobState":
+        text = str(value or "").strip()
+        for state in cls:
+            if state.value.lower() == text.lower():
+                return state
+        # linkis-cli and older docs spell success "Success"/"Succeeded".
+        if text.lower() in ("success", "succeeded"):
+            return cls.SUCCEED
+        return cls.UNKNOWN
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """One entry of `progressInfo`: the tasks of one stage (a Spark job, say)."""
+
+    id: str
+    succeed: int
+    failed: int
+    running: int
+    total: int
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> "StageProgress":
+        return cls(
+            id=str(item.get("id", "")),
+            succeed=_as_int(item.get("succeedTasks")) or 0,
+            failed=_as_int(item.get("failedTasks")) or 0,
+            running=_as_int(item.get("runningTasks")) or 0,
+            total=_as_int(item.get("totalTasks")) or 0,
+        )
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    exec_id: str
+    task_id: int | None
+    api: str  # "submit" or "execute": the endpoint that took the job
+
+
+@dataclass(frozen=True)
+class Progress:
+    progress: float  # 0..1
+    stages: tuple[StageProgress, ...] = ()
+    yarn_metrics: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A log reply: Linkis' four strings [error, warn, info, all] and the `fromLine` to echo back."""
+
+    error: str
+    warn: str
+    info: str
+    all: str
+    from_line: int | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        return self.all.split("\n") if self.all else []
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> "LogChunk":
+        log = data.get("log")
+        if isinstance(log, list):
+            parts = [("" if part is None else str(part)) for part in log] + ["", "", "", ""]
+            error, warn, info, all_ = parts[:4]
+            if len(log) < 4:
+                # A short array has no "all": rebuild it from what is there.
+                all_ = "\n".join(p for p in (error, warn, info) if p)
+        else:
+            error = warn = info = ""
+            all_ = "" if log is None else str(log)
+        return cls(error, warn, info, all_, _as_int(data.get("fromLine")))
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A job-history record (`jobhistory/{id}/get` -> data.task), leniently parsed."""
+
+    task_id: int
+    state: JobState
+    status: str
+    progress: float
+    log_path: str | None
+    result_location: str | None
+    err_code: int | None
+    err_desc: str | None
+    execution_code: str | None
+    engine_type: str | None
+    run_type: str | None
+    created: datetime | None
+    updated: datetime | None
+    cost_time: int | None
+    exec_id: str | None
+    stronger_exec_id: str | None
+    um_user: str | None
+    submit_user: str | None
+    execute_user: str | None
+    instance: str | None
+    labels: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, task: Mapping[str, Any]) -> "TaskInfo":
+        labels = task.get("labels")
+        if isinstance(labels, str):
+            labels = [labels]
+        return cls(
+            task_id=_as_int(task.get("taskID", task.get("taskId", task.get("id")))) or 0,
+            state=JobState.from_wire(task.get("status")),
+            status=str(task.get("status") or ""),
+            progress=_as_progress(task.get("progress")),
+            log_path=_as_str(task.get("logPath")),
+            result_location=_as_str(task.get("resultLocation")),
+            err_code=_as_int(task.get("errCode", task.get("errorCode"))),
+            err_desc=_as_str(task.get("errDesc")),
+            execution_code=_as_str(task.get("executionCode")),
+            engine_type=_as_str(task.get("engineType", task.get("executeApplicationName"))),
+            run_type=_as_str(task.get("runType")),
+            created=_as_time(task.get("createdTime")),
+            updated=_as_time(task.get("updatedTime")),
+            cost_time=_as_int(task.get("costTime")),
+            exec_id=_as_str(task.get("execId")),
+            stronger_exec_id=_as_str(task.get("strongerExecId")),
+            um_user=_as_str(task.get("umUser")),
+            submit_user=_as_str(task.get("submitUser")),
+            execute_user=_as_str(task.get("executeUser")),
+            instance=_as_str(task.get("instance")),
+            labels=tuple(str(x) for x in (labels or ()) if x is not None),
+            raw=dict(task),
+        )
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """One result-set file of a job directory (`_<n>.dolphin`)."""
+
+    index: int
+    name: str
+    path: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    """One `openFile` page: `type` "1".."5", metadata (TABLE: list of column dicts; else a string
+    or None) and rows of strings."""
+
+    type: str
+    metadata: Any
+    rows: list[list[Any]]
+    page: int
+    page_size: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() and text.strip().lower() not in ("null", "none") else None
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        try:
+            return int(float(str(value).strip()))
+        except ValueError:
+            return None
+
+
+def _as_progress(value: Any) -> float:
+    """0..1 from a float, "0.5", "1.0f" (Linkis' kill path writes that), "10%" or junk (-> 0)."""
+    if value is None or isinstance(value, bool):
+        return 0.0
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip().rstrip("fFdD")
+        percent = text.endswith("%")
+        try:
+            number = float(text.rstrip("%").strip())
+        except ValueError:
+            return 0.0
+        if percent:
+            number /= 100.0
+    if number != number:  # NaN
+        return 0.0
+    return min(1.0, max(0.0, abs(number)))
+
+
+def _as_time(value: Any) -> datetime | None:
+    """Linkis backends send dates as epoch milliseconds; some gateways send ISO text."""
+    if value is None or value == "":
+        return None
+    number = _as_int(value)
+    if number is not None:
+        return datetime.fromtimestamp(number / 1000.0, tz=timezone.utc)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _result_index(name: str) -> int | None:
+    # Like the Java client (JobInfoResult.getResultSetList): the first run of digits in the name.
+    match = re.search(r"\d+", name)
+    return int(match.group()) if match else None
+
+
+def _connect_failure(exc: BaseException) -> bool:
+    """True when the TCP/TLS connection was never made, so the request cannot have reached a server."""
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError) or not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason: Any = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    # NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError in urllib3 2.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _read_properties(path: Path) -> dict[str, str]:
+    """A Java .properties file: key=value or key: value, # and ! comments, \\ continuations."""
+    values: dict[str, str] = {}
+    pending = ""
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = pending + raw.strip() if pending else raw.strip()
+        pending = ""
+        if not line or line[0] in "#!":
+            continue
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            pending = line[:-1]
+            continue
+        match = re.match(r"([^=:\s]+)\s*[=:\s]\s*(.*)$", line)
+        if match:
+            values[match.group(1)] = match.group(2).strip()
+        else:
+            values[line] = ""
+    return values
+
+
+def _normalize_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    # Accept a base URL that already carries the REST prefix (the python SDK's form).
+    for suffix in (REST_PREFIX, "/api/rest_j"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)].rstrip("/")
+    return url
+
+
+class LinkisClient(Configurable):
+    """A connection to one Linkis gateway; safe to share between threads."""
+
+    gateway_url = Unicode(
+        help="Linkis gateway base URL, e.g. http://127.0.0.1:9001 (no /api/rest_j/v1). "
+        "Env: LINKIS_GATEWAY_URL; linkis-cli.properties: wds.linkis.client.common.gatewayUrl."
+    ).tag(config=True)
+    user = Unicode(
+        help="The Linkis user (login name, or Token-User). Env: LINKIS_USER; "
+        "linkis-cli.properties: submitUser (or tokenKey with authStrategy=static)."
+    ).tag(config=True)
+    password = Unicode(
+        help="Password for POST /user/login; never shown. Env: LINKIS_PASSWORD; "
+        "linkis-cli.properties: tokenValue with authStrategy=static, or submitPassword."
+    ).tag(config=True)
+    token = Unicode(
+        help="Token sent as Token-Code with Token-User on every request; never shown. Env: LINKIS_TOKEN; "
+        "linkis-cli.properties: tokenValue with authStrategy=token."
+    ).tag(config=True)
+    proxy_user = Unicode(
+        help="Run jobs as this user through the gateway's proxy setting. Env: LINKIS_PROXY_USER; "
+        "linkis-cli.properties: proxyUser."
+    ).tag(config=True)
+    validation_code = Unicode(
+        help="The proxy token of the gateway's proxy.properties (Validation-Code); defaults to `token`. "
+        "Never shown. Env: LINKIS_VALIDATION_CODE."
+    ).tag(config=True)
+    auth = CaselessStrEnum(
+        ["auto", "password", "token", "none"],
+        default_value="auto",
+        help="How to authenticate: password (/user/login + cookie), token (Token-Code/Token-User headers), "
+        "none, or auto (the one of token/password configured at the higher level; token on a tie). "
+        "Env: LINKIS_AUTH; linkis-cli.properties: authStrategy (token|static).",
+    ).tag(config=True)
+    proxy_mode = CaselessStrEnum(
+        ["headers", "login"],
+        default_value="headers",
+        help="How a proxy user is announced: headers (Proxy-User + Validation-Code on every request, "
+        "the Linkis HTTP spec) or login (GET /user/proxy once per session, upstream gateways). "
+        "Env: LINKIS_PROXY_MODE.",
+    ).tag(config=True)
+    api = CaselessStrEnum(
+        ["auto", "execute", "submit"],
+        default_value="auto",
+        help="Submit endpoint: submit (/entrance/submit, Linkis 1.x), execute (/entrance/execute, 0.x), "
+        "or auto (submit, falling back once to execute on a gateway that does not know it). Env: LINKIS_API.",
+    ).tag(config=True)
+    connect_timeout = Float(10.0, help="Seconds to wait for a connection. Env: LINKIS_CONNECT_TIMEOUT.").tag(
+        config=True
+    )
+    read_timeout = Float(60.0, help="Seconds to wait for an answer. Env: LINKIS_READ_TIMEOUT.").tag(config=True)
+    retries = Int(
+        3, help="Retries of an idempotent request (GET) on connection errors, timeouts, HTTP 502/503/504. "
+        "Env: LINKIS_RETRIES."
+    ).tag(config=True)
+    retry_backoff = Float(0.2, help="First retry delay in seconds; doubles each retry.").tag(config=True)
+    retry_backoff_max = Float(2.0, help="Largest retry delay in seconds.").tag(config=True)
+    verify = Bool(True, help="Verify the gateway's TLS certificate. Env: LINKIS_VERIFY (0/false to turn off).").tag(
+        config=True
+    )
+    ca_bundle = Unicode(help="CA bundle file to verify TLS with. Env: LINKIS_CA_BUNDLE.").tag(config=True)
+    headers = Dict(
+        value_trait=Unicode(), help="Extra HTTP headers sent with every request (values of secret-looking names are masked)."
+    ).tag(config=True)
+    poll_interval_min = Float(0.05, help="Seconds from submit to a job's first poll.").tag(config=True)
+    poll_interval_max = Float(
+        2.0, help="Longest pause between two polls of a running job. Env: LINKIS_POLL_INTERVAL_MAX."
+    ).tag(config=True)
+    page_size = Int(
+        100000, help="Rows per openFile page (Linkis allows up to 100000 by default; 5000 is used "
+        "where a gateway refuses more)."
+    ).tag(config=True)
+    null_value = Unicode(
+        help="Sent to openFile as nullValue when set; that text then reads as a missing value "
+        "(NULL and LINKIS_NULL always do)."
+    ).tag(config=True)
+    engine_versions = Dict(
+        value_trait=Unicode(),
+        help="Engine versions for the engineType label, e.g. {'spark': '3.2.1'}; others use Linkis' defaults.",
+    ).tag(config=True)
+    cli_config = Unicode(
+        help="linkis-cli.properties to read settings from. Env: LINKIS_CLI_CONF; "
+        "default ~/.linkis/linkis-cli.properties."
+    ).tag(config=True)
+    connection_file = Unicode(
+        help="The embedded gateway's connection file. Env: LINKIS_CONNECTION_FILE; "
+        "default <jupyter runtime dir>/linkis-gateway.json."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        # None means "not given", so that callers can pass through optional arguments.
+        kwargs = {name: value for name, value in kwargs.items() if value is not None}
+        self._explicit: set[str] = set()
+        self._lock = threading.RLock()
+        self._session: requests.Session | None = None
+        self._logged_in = False
+        self._login_generation = 0
+        self._api_answer: str | None = None
+        self._page_size_limit: int | None = None
+        self._cli_cache: tuple[str, dict[str, str]] | None = None
+        self._conn_cache: tuple[str, dict[str, Any]] | None = None
+        super().__init__(**kwargs)
+        self._explicit |= set(kwargs) & set(_CONFIG_NAMES)
+        self._explicit |= set(self._find_my_config(self.config)) & set(_CONFIG_NAMES)
+
+    # ------------------------------------------------------------------ configuration layers
+
+    @observe(*_CONFIG_NAMES)
+    def _on_setting_changed(self, change: Any) -> None:
+        self._explicit.add(change["name"])
+        if change["name"] in _CONNECTION_NAMES:
+            self._reset_session()
+
+    def _reset_session(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+            self._session = None
+            self._logged_in = False
+            self._api_answer = None if self.api == "auto" else self._api_answer
+
+    def _cli_values(self) -> tuple[str, dict[str, str]]:
+        """Settings from linkis-cli.properties, by trait name (read once per path)."""
+        path = os.path.expanduser(self.cli_config)
+        if self._cli_cache is not None and self._cli_cache[0] == path:
+            return self._cli_cache
+        values: dict[str, str] = {}
+        try:
+            props = _read_properties(Path(path)) if path and os.path.isfile(path) else {}
+        except OSError:
+            props = {}
+
+        def prop(key: str) -> str:
+            return props.get(_CLI_PREFIX + key, "").strip()
+
+        if prop("gatewayUrl"):
+            values["gateway_url"] = prop("gatewayUrl")
+        strategy = prop("authStrategy").lower()
+        if prop("submitUser"):
+            values["user"] = prop("submitUser")
+        if prop("submitPassword"):
+            values["password"] = prop("submitPassword")
+        if prop("proxyUser"):
+            values["proxy_user"] = prop("proxyUser")
+        if strategy == "token":
+            values["auth"] = "token"
+            if prop("tokenValue"):
+                values["token"] = prop("tokenValue")
+        elif strategy == "static":
+            # The Java client's static strategy logs in with tokenKey/tokenValue as user/password.
+            values["auth"] = "password"
+            if prop("tokenKey") and "user" not in values:
+                values["user"] = prop("tokenKey")
+            if prop("tokenValue"):
+                values["password"] = prop("tokenValue")
+        self._cli_cache = (path, values)
+        return self._cli_cache
+
+    def _connection_values(self) -> tuple[str, dict[str, Any]]:
+        """url/user/token from the embedded gateway's connection file, if its process is alive."""
+        path = os.path.expanduser(self.connection_file)
+        if self._conn_cache is not None and self._conn_cache[0] == path:
+            return self._conn_cache
+        values: dict[str, Any] = {}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                info = json.load(fh)
+            pid = int(info.get("pid") or 0)
+            alive = True
+            if pid > 0:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    pass
+            if alive and info.get("url"):
+                values = {k: str(info[k]) for k in ("url", "user", "token") if info.get(k)}
+        except (OSError, ValueError, TypeError, AttributeError):
+            values = {}
+        self._conn_cache = (path, values)
+        return self._conn_cache
+
+    def _layer(self, name: str) -> tuple[Any, str, str] | None:
+        """(value, rank, description) from env, cli properties or the connection file."""
+        var = _ENV.get(name)
+        if var and os.environ.get(var, "") != "":
+            return os.environ[var], "env", f"env {var}"
+        if name not in ("cli_config", "connection_file"):
+            path, cli = self._cli_values()
+            if name in cli:
+                return cli[name], "file", f"file {path}"
+            if name in ("gateway_url", "user", "token"):
+                conn_path, conn = self._connection_values()
+                if name == "gateway_url" and "url" in conn:
+                    return conn["url"], "connection", f"connection file {conn_path}"
+                # The file's user and token belong to its gateway only: never send them elsewhere.
+                if name in conn and "url" in conn and _normalize_url(conn["url"]) == self.gateway_url:
+                    return conn[name], "connection", f"connection file {conn_path}"
+        return None
+
+    def _layered(self, name: str, fallback: Any, convert: Callable[[str], Any] = str) -> Any:
+        found = self._layer(name)
+        if found is None:
+            return fallback
+        value, _rank, where = found
+        try:
+            if isinstance(value, str) and convert is not str:
+                value = convert(value)
+            # traitlets does not validate dynamic defaults: values from env and files are checked here.
+            return self.traits()[name]._validate(self, value)
+        except (ValueError, TraitError) as exc:
+            detail = str(exc).splitlines()[0] if isinstance(exc, TraitError) else f"{value!r} is not valid"
+            raise ConfigError(f"{where}: {self.redact(detail)} (LinkisClient.{name})") from None
+
+    def _rank(self, name: str) -> int:
+        if name in self._explicit:
+            return _RANK["explicit"]
+        found = self._layer(name)
+        return _RANK[found[1]] if found else _RANK["default"]
+
+    @default("gateway_url")
+    def _default_gateway_url(self) -> str:
+        return self._layered("gateway_url", "http://127.0.0.1:9001")
+
+    @default("user")
+    def _default_user(self) -> str:
+        return self._layered("user", "")
+
+    @default("password")
+    def _default_password(self) -> str:
+        return self._layered("password", "")
+
+    @default("token")
+    def _default_token(self) -> str:
+        return self._layered("token", "")
+
+    @default("proxy_user")
+    def _default_proxy_user(self) -> str:
+        return self._layered("proxy_user", "")
+
+    @default("validation_code")
+    def _default_validation_code(self) -> str:
+        return self._layered("validation_code", "")
+
+    @default("auth")
+    def _default_auth(self) -> str:
+        return self._layered("auth", "auto", str.lower)
+
+    @default("proxy_mode")
+    def _default_proxy_mode(self) -> str:
+        return self._layered("proxy_mode", "headers", str.lower)
+
+    @default("api")
+    def _default_api(self) -> str:
+        return self._layered("api", "auto", str.lower)
+
+    @default("connect_timeout")
+    def _default_connect_timeout(self) -> float:
+        return self._layered("connect_timeout", 10.0, float)
+
+    @default("read_timeout")
+    def _default_read_timeout(self) -> float:
+        return self._layered("read_timeout", 60.0, float)
+
+    @default("retries")
+    def _default_retries(self) -> int:
+        return self._layered("retries", 3, int)
+
+    @default("verify")
+    def _default_verify(self) -> bool:
+        def as_bool(text: str) -> bool:
+            if text.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+
+        return self._layered("verify", True, as_bool)
+
+    @default("ca_bundle")
+    def _default_ca_bundle(self) -> str:
+        return self._layered("ca_bundle", "")
+
+    @default("poll_interval_max")
+    def _default_poll_interval_max(self) -> float:
+        return self._layered("poll_interval_max", 2.0, float)
+
+    @default("cli_config")
+    def _default_cli_config(self) -> str:
+        return self._layered("cli_config", "~/.linkis/linkis-cli.properties")
+
+    @default("connection_file")
+    def _default_connection_file(self) -> str:
+        found = self._layer("connection_file")
+        if found is not None:
+            return found[0]
+        try:
+            from jupyter_core.paths import jupyter_runtime_dir
+
+            return os.path.join(jupyter_runtime_dir(), "linkis-gateway.json")
+        except ImportError:
+            return ""
+
+    @validate("gateway_url")
+    def _check_gateway_url(self, proposal: Any) -> str:
+        url = _normalize_url(proposal["value"])
+        if not _URL_OK.match(url):
+            raise TraitError(f"gateway_url must start with http:// or https://, not {self.redact(url)!r}")
+        return url
+
+    @validate("connect_timeout", "read_timeout")
+    def _check_timeout(self, proposal: Any) -> float:
+        if not proposal["value"] > 0:
+            raise TraitError(f"{proposal['trait'].name} must be a positive number of seconds")
+        return proposal["value"]
+
+    @validate("retries")
+    def _check_retries(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("retries must be 0 or more")
+        return proposal["value"]
+
+    @validate("page_size")
+    def _check_page_size(self, proposal: Any) -> int:
+        if not 1 <= proposal["value"] <= 100000:
+            raise TraitError("page_size must be between 1 and 100000 (Linkis' openFile limit)")
+        return proposal["value"]
+
+    @validate("poll_interval_min", "poll_interval_max")
+    def _check_poll(self, proposal: Any) -> float:
+        if not proposal["value"] > 0:
+            raise TraitError(f"{proposal['trait'].name} must be positive")
+        return proposal["value"]
+
+    @property
+    def auth_method(self) -> str:
+        """The authentication in effect: "password", "token" or "none"."""
+        if self.auth != "auto":
+            return self.auth
+        if self.token and self.password:
+            return "token" if self._rank("token") <= self._rank("password") else "password"
+        if self.token:
+            return "token"
+        if self.password:
+            return "password"
+        return "none"
+
+    @property
+    def execute_user(self) -> str:
+        """Who jobs run as: the proxy user if one is set, else the user."""
+        return self.proxy_user or self.user
+
+    def describe_config(self) -> list[tuple[str, str, str]]:
+        """(setting, value with secrets masked, where it came from), for every setting."""
+        rows = []
+        for name in _CONFIG_NAMES:
+            value = getattr(self, name)
+            if name in _SECRETS:
+                shown = MASK if value else ""
+            elif name == "headers":
+                shown = json.dumps({k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()})
+            elif isinstance(value, dict):
+                shown = json.dumps(value)
+            else:
+                shown = self.redact(str(value))
+            if name in self._explicit:
+                source = "argument or config"
+            else:
+                found = self._layer(name)
+                source = found[2] if found else "default"
+            rows.append((name, shown, source))
+        rows.append(("auth (in effect)", self.auth_method, "derived"))
+        return rows
+
+    def __repr__(self) -> str:
+        who = self.user or "-"
+        if self.proxy_user:
+            who += f" as {self.proxy_user}"
+        return f"<LinkisClient {self.redact(self.gateway_url)} user={who} auth={self.auth_method} api={self.api}>"
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured secret (and its URL-encoded form) replaced by a mask."""
+        if not text:
+            return text
+        for name in _SECRETS:
+            secret = getattr(self, name, "")
+            if secret and len(secret) >= 2:
+                for form in {secret, quote(secret, safe=""), quote(secret)}:
+                    text = text.replace(form, MASK)
+        for header, value in self.headers.items():
+            if value and len(value) >= 4 and _SECRET_HEADER.search(header):
+                text = text.replace(value, MASK)
+        # user:password@ in a URL
+        return re.sub(r"(https?://[^/\s:@]+:)[^/\s@]+@", r"\1" + MASK + "@", text)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _http(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                session = requests.Session()
+                # Enough pooled connections for several jobs polled from threads at once.
+                adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._session = session
+            return self._session
+
+    def _url(self, path: str) -> str:
+        return self.gateway_url + REST_PREFIX + path
+
+    def _request_headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        headers.update(self.headers)
+        if self.auth_method == "token":
+            if not self.user:
+                raise ConfigError("token authentication needs a user: set LinkisClient.user or LINKIS_USER")
+            headers["Token-Code"] = self.token
+            headers["Token-User"] = self.user
+        if self.proxy_user and self.proxy_mode == "headers":
+            code = self.validation_code or self.token
+            if not code:
+                raise ConfigError(
+                    "a proxy user needs a validation code: set LinkisClient.validation_code or LINKIS_VALIDATION_CODE"
+                )
+            headers["Proxy-User"] = self.proxy_user
+            headers["Validation-Code"] = code
+        return headers
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.retry_backoff_max, self.retry_backoff * (2**attempt))
+        return delay * (0.5 + random.random() / 2)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotent: bool = True,
+        stream: bool = False,
+    ) -> requests.Response:
+        """One HTTP exchange with the retry policy; returns the response whatever its HTTP code."""
+        url = self._url(path)
+        headers = self._request_headers()
+        verify: bool | str = self.ca_bundle or self.verify
+        attempts = 1 + self.retries
+        session = self._http()
+        for attempt in range(attempts):
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=(self.connect_timeout, self.read_timeout),
+                    verify=verify,
+                    stream=stream,
+                )
+            except requests.exceptions.RequestException as exc:
+                retryable = _connect_failure(exc) or (
+                    idempotent
+                    and isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+                    and not isinstance(exc, requests.exceptions.SSLError)
+                )
+                if retryable and attempt + 1 < attempts:
+                    time.sleep(self._backoff(attempt))
+                    continue
+                raise self._transport_error(exc, method, url, attempt + 1) from None
+            if idempotent and response.status_code in _IDEMPOTENT_RETRY_HTTP and attempt + 1 < attempts:
+                response.close()
+                time.sleep(self._backoff(attempt))
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transport_error(self, exc: BaseException, method: str, url: str, tries: int) -> TransportError:
+        where = f"{method} {self.redact(url)}"
+        after = f" (after {tries} tries)" if tries > 1 else ""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return LinkisTimeoutError(
+                f"{where}: no connection within {self.connect_timeout:g} s{after}", url=self.redact(url)
+            )
+        if isinstance(exc, requests.Timeout):
+            return LinkisTimeoutError(f"{where}: no answer within {self.read_timeout:g} s{after}", url=self.redact(url))
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportError(f"{where}: TLS failed: {self.redact(str(exc))}", url=self.redact(url))
+        if _connect_failure(exc):
+            return TransportError(
+                f"{where}: cannot connect to the Linkis gateway{after}; is it running at "
+                f"{self.redact(self.gateway_url)}?",
+                url=self.redact(url),
+            )
+        return TransportError(f"{where}: connection failed{after}: {self.redact(str(exc))}", url=self.redact(url))
+
+    def _envelope(self, response: requests.Response, method: str, path: str) -> tuple[dict[str, Any], str]:
+        """Linkis' reply -> (`data`, `message`) on status 0; a typed error otherwise."""
+        url = self.redact(response.url)
+        code = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransportError(self._non_json_message(response, method, url), url=url, http_status=code) from None
+        if not isinstance(body, dict) or "status" not in body:
+            raise TransportError(
+                f"{method} {url}: HTTP {code} with JSON that is not a Linkis reply (no 'status')",
+                url=url,
+                http_status=code,
+            )
+        status = _as_int(body.get("status"))
+        data = body.get("data")
+        data = data if isinstance(data, dict) else {}
+        message = str(body.get("message") or body.get("error") or "").strip()
+        message = self.redact(message)
+        if status == 0:
+            return data, message
+        if status == -1:
+            raise AuthError(f"{path}: {message or 'not logged in'} (Linkis status -1, HTTP {code})", path=path, http_status=code)
+        cls = ValidationError if status == 2 else APIError
+        raise cls(message or f"HTTP {code}", status=status if status is not None else 1, path=path, http_status=code, data=data)
+
+    @staticmethod
+    def _non_json_message(response: requests.Response, method: str, url: str) -> str:
+        code = response.status_code
+        ctype = response.headers.get("Content-Type", "no content type").split(";")[0]
+        text = response.text or ""
+        if not text.strip():
+            return f"{method} {url}: HTTP {code} with an empty body instead of a Linkis JSON reply"
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        snippet = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+        snippet = " ".join(snippet.split())[:160]
+        return f"{method} {url}: HTTP {code} answered {ctype}, not a Linkis JSON reply: {snippet}"
+
+    def _can_relogin(self) -> bool:
+        return self.auth_method == "password" and bool(self.user and self.password)
+
+    def _ensure_login(self) -> None:
+        if self._logged_in:
+            return
+        method = self.auth_method
+        if method == "password" or (self.proxy_user and self.proxy_mode == "login"):
+            with self._lock:
+                if not self._logged_in:
+                    self._do_login()
+
+    def _relogin(self, generation: int) -> None:
+        with self._lock:
+            # Another thread already logged in again since this request was sent.
+            if self._login_generation != generation and self._logged_in:
+                return
+            self._logged_in = False
+            self._do_login()
+
+    def _do_login(self) -> None:
+        if self.auth_method == "password":
+            if not self.user:
+                raise ConfigError("password authentication needs a user: set LinkisClient.user or LINKIS_USER")
+            response = self._send("POST", "/user/login", json_body={"userName": self.user, "password": self.password})
+            try:
+                self._envelope(response, "POST", "/user/login")
+            except (AuthError, APIError) as exc:
+                text = str(getattr(exc, "message", "") or exc)
+                # The Java client's rule (DWSResult): "already logged in" is a success.
+                if "already logged in" not in text.lower():
+                    raise AuthError(
+                        f"login refused for user {self.user!r} at {self.gateway_url}: {text}",
+                        path="/user/login",
+                        http_status=response.status_code,
+                    ) from None
+        if self.proxy_user and self.proxy_mode == "login":
+            code = self.validation_code or self.token
+            if not code:
+                raise ConfigError(
+                    "a proxy user needs a validation code: set LinkisClient.validation_code or LINKIS_VALIDATION_CODE"
+                )
+            response = self._send("GET", "/user/proxy", params={"proxyUser": self.proxy_user, "validationCode": code})
+            try:
+                self._envelope(response, "GET", "/user/proxy")
+            except (AuthError, APIError) as exc:
+                text = str(getattr(exc, "message", "") or exc)
+                raise AuthError(
+                    f"proxy login as {self.proxy_user!r} refused: {text}", path="/user/proxy", http_status=response.status_code
+                ) from None
+        self._logged_in = True
+        self._login_generation += 1
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A request whose answer is a Linkis envelope: returns `data`."""
+        return self._call_full(method, path, **kwargs)[0]
+
+    def _call_full(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """A request whose answer is a Linkis envelope: (`data`, `message`); one re-login on status -1."""
+        if idempotent is None:
+            idempotent = method == "GET"
+        self._ensure_login()
+        generation = self._login_generation
+        response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
+        try:
+            return self._envelope(response, method, path)
+        except AuthError as exc:
+            if not self._can_relogin():
+                if self.auth_method == "none":
+                    raise AuthError(
+                        f"{exc} - no password or token is configured (LINKIS_PASSWORD / LINKIS_TOKEN)",
+                        path=path,
+                        http_status=exc.http_status,
+                    ) from None
+                raise
+        # A request answered -1 was refused before it ran, so sending it again is safe.
+        self._relogin(generation)
+        response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
+        return self._envelope(response, method, path)
+
+    # ------------------------------------------------------------------ users
+
+    def login(self) -> dict[str, Any]:
+        """Log in now (password auth; also the proxy login in proxy_mode "login")."""
+        with self._lock:
+            self._logged_in = False
+            self._do_login()
+        return {"userName": self.execute_user}
+
+    def logout(self) -> None:
+        """End the session on the gateway and forget the cookies."""
+        if self._logged_in and self.auth_method == "password":
+            try:
+                self._envelope(self._send("GET", "/user/logout"), "GET", "/user/logout")
+            except AuthError:
+                pass
+        self._reset_session()
+
+    def user_info(self) -> dict[str, Any]:
+        return self._call("GET", "/user/userInfo")
+
+    def heartbeat(self) -> bool:
+        """True while the session is valid."""
+        try:
+            self._call("GET", "/user/heartbeat")
+            return True
+        except AuthError:
+            return False
+
+    def base_info(self) -> dict[str, Any]:
+        return self._call("GET", "/user/baseinfo")
+
+    # ------------------------------------------------------------------ entrance
+
+    @staticmethod
+    def _id_path(exec_id: str) -> str:
+        # execIDs contain ':' (host:port); it is legal in a path segment, and the Java client sends
+        # the id raw. Only characters outside RFC 3986 pchar are encoded, so it stays one segment.
+        return quote(str(exec_id), safe="!$&'()*+,;=:@-._~")
+
+    def engine_type_label(self, engine: str, version: str | None) -> str:
+        version = version or self.engine_versions.get(engine) or DEFAULT_ENGINE_VERSIONS.get(engine)
+        if not version:
+            raise ConfigError(
+                f"no version known for engine {engine!r}: write it as '{engine}-<version>' "
+                f"or set LinkisClient.engine_versions"
+            )
+        return f"{engine}-{version}"
+
+    def submit_body(self, spec: "JobSpec") -> dict[str, Any]:
+        """The 1.x `/entrance/submit` body for a job spec."""
+        labels: dict[str, Any] = {
+            "engineType": self.engine_type_label(spec.engine_name, spec.engine_version),
+            "userCreator": f"{self.execute_user or self.user}-{spec.creator}",
+            "codeType": spec.run_type,
+        }
+        labels.update(spec.labels)
+        body: dict[str, Any] = {
+            "executionContent": {"code": spec.code, "runType": spec.run_type},
+            "params": {
+                "variable": dict(spec.variables),
+                "configuration": {
+                    "startup": dict(spec.startup),
+                    "runtime": dict(spec.runtime),
+                    "special": dict(spec.special),
+                },
+            },
+            "labels": labels,
+        }
+        if spec.script_path:
+            body["source"] = {"scriptPath": spec.script_path}
+        return body
+
+    def execute_body(self, spec: "JobSpec") -> dict[str, Any]:
+        """The `/entrance/execute` body of the Linkis HTTP spec (0.x; 1.x still accepts it)."""
+        labels = dict(spec.labels)
+        if spec.engine_version:
+            # 1.x merges body labels; without one it picks its default engine version.
+            labels.setdefault("engineType", f"{spec.engine_name}-{spec.engine_version}")
+        body: dict[str, Any] = {
+            "executeApplicationName": spec.engine_name,
+            "requestApplicationName": spec.creator,
+            "executionCode": spec.code,
+            "runType": spec.run_type,
+            "params": {
+                "variable": dict(spec.variables),
+                "configuration": {
+                    "special": dict(spec.special),
+                    "runtime": dict(spec.runtime),
+                    "startup": dict(spec.startup),
+                },
+            },
+            "source": {"scriptPath": spec.script_path} if spec.script_path else {},
+            "labels": labels,
+        }
+        return body
+
+    def submit(self, spec: "JobSpec") -> SubmitResult:
+        """Start a job; never sent twice (only a failed connection is retried)."""
+        if not (self.execute_user or self.user) and self.auth_method != "none":
+            raise ConfigError("no Linkis user configured: set LinkisClient.user or LINKIS_USER")
+        api = self.api if self.api != "auto" else (self._api_answer or "submit")
+        if api == "submit":
+            try:
+                data = self._submit_call("/entrance/submit", self.submit_body(spec))
+            except (APIError, TransportError) as exc:
+                if self.api != "auto" or not _unknown_endpoint(exc):
+                    raise
+                # A 0.x gateway: it has no /entrance/submit, and refused before running anything.
+                api = "execute"
+            else:
+                self._api_answer = "submit"
+        if api == "execute":
+            data = self._submit_call("/entrance/execute", self.execute_body(spec))
+            if self.api == "auto":
+                self._api_answer = "execute"
+        exec_id = data.get("execID") or data.get("execId")
+        if not exec_id:
+            raise APIError("the gateway accepted the job but sent no execID", status=0, path=f"/entrance/{api}", data=data)
+        return SubmitResult(str(exec_id), _as_int(data.get("taskID", data.get("taskId"))), api)
+
+    def _submit_call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._call("POST", path, json_body=body, idempotent=False)
+        except ValidationError:
+            raise
+        except APIError as exc:
+            if _unknown_endpoint(exc):
+                raise
+            # A refused submit created no job; the refusal is about what was sent.
+            raise ValidationError(exc.message, status=exc.status, path=exc.path, http_status=exc.http_status, data=exc.data) from None
+
+    def status(self, exec_id: str, task_id: int | None = None) -> JobState:
+        """Entrance status. With `task_id` a gateway answers from job history for a job that has
+        left the entrance."""
+        params = {"taskID": task_id} if task_id else None
+        data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/status", params=params)
+        return JobState.from_wire(data.get("status"))
+
+    def progress(self, exec_id: str) -> Progress:
+        """Progress 0..1 and per-stage info; "not generated yet" (status 1) reads as 0."""
+        try:
+            data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/progress")
+        except ValidationError:
+            raise
+        except APIError:
+            # Linkis answers status 1 until an engine reports progress (the Java client returns 0).
+            return Progress(0.0, ())
+        return _progress_from(data)
+
+    def progress_with_resource(self, exec_id: str) -> Progress:
+        try:
+            data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/progressWithResource")
+        except ValidationError:
+            raise
+        except APIError:
+            return Progress(0.0, ())
+        return _progress_from(data)
+
+    def log(self, exec_id: str, from_line: int = 0, size: int = -1) -> LogChunk:
+        """Entrance log from `from_line`; echo the returned `from_line` on the next call.
+        size -1 means every line."""
+        data = self._call(
+            "GET", f"/entrance/{self._id_path(exec_id)}/log", params={"fromLine": from_line, "size": size}
+        )
+        return LogChunk.from_wire(data)
+
+    def kill(self, exec_id: str | None, task_id: int | None = None) -> str:
+        """GET kill (it is GET in every Linkis version). Returns the gateway's message."""
+        ident = exec_id or (str(task_id) if task_id else "")
+        if not ident:
+            raise ConfigError("kill needs an execID or a taskID")
+        params = {"taskID": task_id} if task_id else None
+        _data, message = self._call_full("GET", f"/entrance/{self._id_path(ident)}/kill", params=params)
+        return message
+
+    def kill_jobs(self, exec_ids: list[str], task_ids: list[int]) -> list[dict[str, Any]]:
+        """POST /entrance/{id}/killJobs: several jobs at once; one message per job."""
+        if not exec_ids or len(exec_ids) != len(task_ids):
+            raise ConfigError("kill_jobs needs as many taskIDs as execIDs, and at least one")
+        data = self._call(
+            "POST",
+            f"/entrance/{self._id_path(exec_ids[0])}/killJobs",
+            json_body={"idList": list(exec_ids), "taskIDList": list(task_ids)},
+            idempotent=True,
+        )
+        messages = data.get("messages")
+        return list(messages) if isinstance(messages, list) else []
+
+    def pause(self, exec_id: str) -> None:
+        self._call("GET", f"/entrance/{self._id_path(exec_id)}/pause")
+
+    # ------------------------------------------------------------------ job history
+
+    def job_info(self, task_id: int) -> TaskInfo:
+        data = self._call("GET", f"/jobhistory/{int(task_id)}/get")
+        task = data.get("task")
+        if not isinstance(task, dict):
+            raise APIError(f"no task in the reply for job {task_id}", status=0, path=f"/jobhistory/{task_id}/get", data=data)
+        return TaskInfo.from_wire(task)
+
+    def list_jobs(
+        self,
+        limit: int = 20,
+        page: int = 1,
+        *,
+        status: str | None = None,
+        creator: str | None = None,
+        engine: str | None = None,
+        run_type: str | None = None,
+        task_id: int | None = None,
+        proxy_user: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[TaskInfo]:
+        """The user's recent jobs (jobhistory/list), newest first as the gateway orders them."""
+        params: dict[str, Any] = {"pageNow": page, "pageSize": limit}
+        for key, value in (
+            ("status", status),
+            ("creator", creator),
+            ("executeApplicationName", engine),
+            ("runType", run_type),
+            ("taskID", task_id),
+            ("proxyUser", proxy_user),
+            ("startDate", int(start.timestamp() * 1000) if start else None),
+            ("endDate", int(end.timestamp() * 1000) if end else None),
+        ):
+            if value is not None:
+                params[key] = value
+        data = self._call("GET", "/jobhistory/list", params=params)
+        tasks = data.get("tasks") or []
+        return [TaskInfo.from_wire(t) for t in tasks if isinstance(t, dict)]
+
+    # ------------------------------------------------------------------ filesystem
+
+    def result_files(self, result_location: str) -> list[ResultFile]:
+        """The result sets in a job's result directory, in numeric order (_2 before _10)."""
+        data = self._call("GET", "/filesystem/getDirFileTrees", params={"path": result_location})
+        tree = data.get("dirFileTrees")
+        files: list[ResultFile] = []
+        stack = [tree] if isinstance(tree, dict) else []
+        while stack:
+            node = stack.pop()
+            for child in node.get("children") or []:
+                if not isinstance(child, dict):
+                    continue
+                if child.get("isLeaf") is False and child.get("children"):
+                    stack.append(child)
+                    continue
+                name = str(child.get("name") or os.path.basename(str(child.get("path", ""))))
+                if not name or child.get("isLeaf") is False:
+                    continue
+                size = _as_int((child.get("properties") or {}).get("size"))
+                files.append(ResultFile(_result_index(name) or 0, name, str(child.get("path") or name), size))
+        files.sort(key=lambda f: (_result_index(f.name) is None, f.index, f.name))
+        return files
+
+    def open_file(self, path: str, page: int = 1, page_size: int = 5000, *, null_value: str | None = None) -> ResultPage:
+        """One page (counting from 1) of a result set."""
+        params: dict[str, Any] = {"path": path, "page": page, "pageSize": page_size, "charset": "utf-8"}
+        if null_value:
+            params["nullValue"] = null_value
+        data = self._call("GET", "/filesystem/openFile", params=params)
+        if data.get("display_prohibited") in (True, "true"):
+            message = self.redact(str(data.get("en_msg") or data.get("zh_msg") or "display prohibited"))
+            raise APIError(f"the gateway will not show this result set: {message}", status=0, path="/filesystem/openFile", data=data)
+        rows = data.get("fileContent")
+        if not isinstance(rows, list):
+            rows = []
+        extra = {k: v for k, v in data.items() if k not in ("metadata", "fileContent", "type")}
+        return ResultPage(str(data.get("type") or "1"), data.get("metadata"), rows, page, page_size, extra)
+
+    def open_log(self, path: str) -> LogChunk:
+        """The persisted log of a job (task.logPath), whole: [error, warn, info, all]."""
+        data = self._call("GET", "/filesystem/openLog", params={"path": path})
+        return LogChunk.from_wire(data)
+
+    def download_result(
+        self,
+        path: str,
+        dest: str | os.PathLike[str],
+        *,
+        output_type: str = "csv",
+        separator: str = ",",
+        charset: str = "utf-8",
+        null_value: str = "NULL",
+        limit: int = 0,
+        file_name: str | None = None,
+        chunk_size: int = 1 << 16,
+    ) -> Path:
+        """Stream one result set through /filesystem/resultsetToExcel into `dest` (a file, or a
+        directory to put `<file_name>.<type>` in)."""
+        params: dict[str, Any] = {
+            "path": path,
+            "outputFileType": output_type,
+            "csvSeparator": separator,
+            "charset": charset,
+            "nullValue": null_value,
+            "limit": limit,
+            "outputFileName": file_name or "downloadResultset",
+        }
+        target = Path(dest)
+        if target.is_dir():
+            target = target / f"{file_name or Path(path).stem or 'result'}.{output_type}"
+        self._ensure_login()
+        for attempt in (0, 1):
+            generation = self._login_generation
+            response = self._send("GET", "/filesystem/resultsetToExcel", params=params, stream=True)
+            ctype = response.headers.get("Content-Type", "")
+            if "json" in ctype or response.status_code >= 400:
+                response.content  # read the (small) error body
+                try:
+                    self._envelope(response, "GET", "/filesystem/resultsetToExcel")
+                except AuthError:
+                    if attempt == 0 and self._can_relogin():
+                        self._relogin(generation)
+                        continue
+                    raise
+                if response.status_code >= 400:
+                    raise TransportError(
+                        f"GET {self.redact(response.url)}: HTTP {response.status_code}",
+                        url=self.redact(response.url),
+                        http_status=response.status_code,
+                    )
+            partial = target.with_name(target.name + ".part")
+            try:
+                with response, open(partial, "wb") as out:
+                    for chunk in response.iter_content(chunk_size):
+                        out.write(chunk)
+                os.replace(partial, target)
+            except requests.exceptions.RequestException as exc:
+                partial.unlink(missing_ok=True)
+                raise self._transport_error(exc, "GET", response.url, 1) from None
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            return target
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ context manager
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            self._logged_in = False
+
+    def __enter__(self) -> "LinkisClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _progress_from(data: Mapping[str, Any]) -> Progress:
+    info = data.get("progressInfo")
+    stages = tuple(StageProgress.from_wire(item) for item in (info or []) if isinstance(item, dict))
+    metrics = data.get("yarnMetrics")
+    return Progress(_as_progress(data.get("progress")), stages, metrics if isinstance(metrics, dict) else None)
+
+
+def _unknown_endpoint(exc: LinkisError) -> bool:
+    """Did the gateway say it has no such endpoint (a 0.x gateway asked for /entrance/submit)?"""
+    if getattr(exc, "http_status", None) in (404, 405):
+        return True
+    text = str(getattr(exc, "message", "") or exc).lower()
+    return "unknown request uri" in text or "no handler found" in text

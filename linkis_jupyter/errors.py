@@ -1,0 +1,167 @@
+"""The one exception tree of linkis_jupyter. Catch `LinkisError` to catch them all::
+
+    LinkisError
+     +-- TransportError            the gateway could not be reached or did not answer in Linkis' form
+     |    |                        (connection refused, an HTML error page, an empty body):
+     |    |                        .url .http_status
+     |    +-- LinkisTimeoutError   a request or a wait ran out of time; also a builtin TimeoutError
+     +-- ConfigError               a mistake in the settings or arguments, found before anything was
+     |                             sent (also a ValueError)
+     +-- AuthError                 status -1 (not logged in, session expired, token refused),
+     |                             or the login itself was refused
+     +-- APIError                  any other non-zero Linkis status: .status .message .path .http_status
+     |    +-- ValidationError      status 2, or a submit the server refused for its content
+     +-- JobError                  a job ended without success:
+          |                        .task_id .exec_id .state .err_code .err_desc .log_tail
+          +-- JobFailedError       Failed or Timeout
+          +-- JobCancelledError    Cancelled (killed)
+
+Messages never carry a password, token or validation code: the client masks them before an error
+is built (see `LinkisClient.redact`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "LinkisError",
+    "TransportError",
+    "LinkisTimeoutError",
+    "ConfigError",
+    "AuthError",
+    "APIError",
+    "ValidationError",
+    "JobError",
+    "JobFailedError",
+    "JobCancelledError",
+]
+
+
+class LinkisError(Exception):
+    """Base of every error raised by linkis_jupyter's client side."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a long traceback: the failure is remote, not in the
+        # user's code, so the one-line message is what helps.
+        return [f"{type(self).__name__}: {self}"]
+
+
+class TransportError(LinkisError):
+    """No usable answer: connection failure, timeout, or a body that is not a Linkis reply."""
+
+    def __init__(self, message: str, *, url: str | None = None, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.http_status = http_status
+
+
+class LinkisTimeoutError(TransportError, TimeoutError):
+    """A request, or waiting for a job, ran out of time."""
+
+
+class ConfigError(LinkisError, ValueError):
+    """A setting or argument is wrong or missing; nothing was sent to the gateway."""
+
+
+class AuthError(LinkisError):
+    """Not logged in, the session expired, the token was refused, or the login failed."""
+
+    def __init__(self, message: str, *, path: str | None = None, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.http_status = http_status
+
+
+class APIError(LinkisError):
+    """The gateway answered with a non-zero status: its message and the request path are kept."""
+
+    TEMPLATE = "{path}: {message} (Linkis status {status}, HTTP {http_status})"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        path: str,
+        http_status: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(self.TEMPLATE.format(path=path, message=message, status=status, http_status=http_status))
+        self.status = status
+        self.message = message
+        self.path = path
+        self.http_status = http_status
+        self.data = data or {}
+
+
+class ValidationError(APIError):
+    """Status 2, or the server refused a submit because of what it contained."""
+
+
+class JobError(LinkisError):
+    """A job ended without success."""
+
+    TEMPLATE = "Linkis job {task_id} ended {state}{detail}"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: int | None = None,
+        exec_id: str | None = None,
+        state: str | None = None,
+        err_code: int | None = None,
+        err_desc: str | None = None,
+        log_tail: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.exec_id = exec_id
+        self.state = state
+        self.err_code = err_code
+        self.err_desc = err_desc
+        self.log_tail = tuple(log_tail)
+
+    @classmethod
+    def from_job(
+        cls,
+        *,
+        task_id: int | None,
+        exec_id: str | None,
+        state: str,
+        err_code: int | None = None,
+        err_desc: str | None = None,
+        log_tail: tuple[str, ...] = (),
+    ) -> "JobError":
+        detail = ""
+        if err_code is not None or err_desc:
+            code = f"errCode {err_code}" if err_code is not None else ""
+            desc = (err_desc or "").strip()
+            detail = ": " + ", ".join(part for part in (code, desc) if part)
+        elif log_tail:
+            detail = ": " + log_tail[-1].strip()
+        message = cls.TEMPLATE.format(task_id=task_id, state=state, detail=detail)
+        return cls(
+            message,
+            task_id=task_id,
+            exec_id=exec_id,
+            state=state,
+            err_code=err_code,
+            err_desc=err_desc,
+            log_tail=log_tail,
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        lines = [f"{type(self).__name__}: {self}"]
+        if self.log_tail:
+            lines.append("Last error lines of the job's log:")
+            lines.extend("  " + line for line in self.log_tail)
+        return lines
+
+
+class JobFailedError(JobError):
+    """The job ended Failed or Timeout."""
+
+
+class JobCancelledError(JobError):
+    """The job ended Cancelled."""

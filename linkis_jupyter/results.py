@@ -1,0 +1,269 @@
+"""Linkis result sets as Python values: TABLE sets become typed pandas DataFrames.
+
+`openFile` hands every value over as a string (Linkis' `DataType.valueToString`); the column types
+come from the result set's metadata (`dataType`, a Linkis type name). The conversion is done a
+column at a time with numpy/pandas, never a row at a time, so a million rows take about a second.
+
+| Linkis type                                            | pandas dtype                     |
+|--------------------------------------------------------|----------------------------------|
+| tinyint, smallint, short, int, integer, bigint, long    | Int64 (nullable)                 |
+| float, double, real                                    | float64 (missing is NaN)         |
+| decimal, decimal(p,s), bigdecimal                      | float64 by default; `decimal="exact"` gives objects of `decimal.Decimal` |
+| boolean                                                | boolean (nullable)               |
+| date, timestamp, datetime                              | datetime64 (missing is NaT)      |
+| string, varchar, char and anything else                | string (nullable)                |
+
+Missing values: Linkis writes a NULL as the text `NULL` (or `LINKIS_NULL`, or the `nullValue` the
+client asked `openFile` for); each of these is a missing value in every column. A text cell that
+really holds the four letters `NULL` cannot be told apart from a NULL on the wire, and reads as
+missing too. A column whose values do not all parse as its declared type is kept as strings, so
+no value is ever lost to a conversion.
+
+decimal defaults to float64 because that is what arithmetic and plotting want; money-like columns
+where every digit counts can ask for `decimal="exact"`.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "ResultType",
+    "Column",
+    "ResultSet",
+    "NULL_MARKERS",
+    "table_to_dataframe",
+    "pandas_dtype_for",
+]
+
+NULL_MARKERS = ("NULL", "LINKIS_NULL")
+
+_INT_TYPES = {"tinyint", "smallint", "short", "int", "integer", "bigint", "long", "int2", "int4", "int8"}
+_FLOAT_TYPES = {"float", "double", "real", "float4", "float8", "double precision"}
+_DECIMAL_TYPES = {"decimal", "bigdecimal", "numeric", "number"}
+_BOOL_TYPES = {"boolean", "bool"}
+_DATETIME_TYPES = {"date", "timestamp", "datetime", "timestamp_ntz", "timestamp without time zone"}
+_TRUE = frozenset({"true", "True", "TRUE", "1", "t", "T"})
+_FALSE = frozenset({"false", "False", "FALSE", "0", "f", "F"})
+
+
+class ResultType(Enum):
+    """The `type` of a Linkis result set (ResultSetFactory)."""
+
+    TEXT = "1"
+    TABLE = "2"
+    IO = "3"
+    PICTURE = "4"
+    HTML = "5"
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "ResultType":
+        try:
+            return cls(str(value).strip())
+        except ValueError:
+            return cls.TEXT
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a TABLE result set, as the metadata gives it."""
+
+    name: str
+    data_type: str
+    comment: str | None = None
+
+
+def _base_type(data_type: str) -> str:
+    # "decimal(10,2)" -> "decimal", "varchar(20)" -> "varchar", "array<int>" -> "array"
+    return re.split(r"[(<\s]", data_type.strip().lower(), maxsplit=1)[0] if data_type else "string"
+
+
+def pandas_dtype_for(data_type: str, decimal: str = "float") -> str:
+    """The pandas dtype a column of this Linkis type becomes (before any fallback to strings)."""
+    base = _base_type(data_type)
+    if base in _INT_TYPES:
+        return "Int64"
+    if base in _FLOAT_TYPES or data_type.strip().lower() in _FLOAT_TYPES:
+        return "float64"
+    if base in _DECIMAL_TYPES:
+        return "float64" if decimal == "float" else "object"
+    if base in _BOOL_TYPES:
+        return "boolean"
+    if base in _DATETIME_TYPES or data_type.strip().lower() in _DATETIME_TYPES:
+        return "datetime64"
+    return "string"
+
+
+def _to_object_matrix(rows: Sequence[Sequence[Any]], width: int) -> "Any":
+    import numpy as np
+
+    matrix = np.empty((len(rows), width), dtype=object)
+    if not rows:
+        return matrix
+    try:
+        matrix[:, :] = rows
+        return matrix
+    except ValueError:
+        pass
+    # Ragged rows (a malformed page): pad short rows with None, cut long ones.
+    for i, row in enumerate(rows):
+        cells = list(row)[:width]
+        cells.extend([None] * (width - len(cells)))
+        matrix[i, :] = cells
+    return matrix
+
+
+def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], decimal: str) -> "Any":
+    """One column (a numpy object array of str|None) -> a pandas array of the column's type."""
+    import numpy as np
+    import pandas as pd
+
+    missing = np.equal(values, None)
+    for marker in null_markers:
+        missing |= values == marker
+    target = pandas_dtype_for(data_type, decimal)
+    try:
+        if target == "Int64":
+            filled = values.copy()
+            filled[missing] = "0"
+            return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
+        if target == "float64":
+            filled = values.copy()
+            filled[missing] = "nan"
+            return filled.astype(np.float64)
+        if target == "object":  # exact decimals
+            out = np.empty(len(values), dtype=object)
+            out[missing] = None
+            out[~missing] = [Decimal(v) for v in values[~missing]]
+            return out
+        if target == "boolean":
+            present = values[~missing]
+            is_true = np.isin(present, list(_TRUE))
+            if not np.all(is_true | np.isin(present, list(_FALSE))):
+                raise ValueError("not a boolean")
+            data = np.zeros(len(values), dtype=bool)
+            data[~missing] = is_true
+            return pd.arrays.BooleanArray(data, missing)
+        if target == "datetime64":
+            filled = values.copy()
+            filled[missing] = None
+            # ISO 8601 covers Linkis' "2024-01-02", "2024-01-02 03:04:05" and "...05.123".
+            return pd.to_datetime(pd.Series(filled), format="ISO8601").array
+    except (ValueError, TypeError, OverflowError, InvalidOperation, pd.errors.OutOfBoundsDatetime):
+        pass
+    filled = values.copy()
+    filled[missing] = None
+    return pd.array(filled, dtype="string")
+
+
+def table_to_dataframe(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Any]],
+    *,
+    null_markers: Iterable[str] = NULL_MARKERS,
+    decimal: str = "float",
+) -> "pandas.DataFrame":
+    """Rows of strings (as `openFile` sends them) -> a DataFrame typed from the column metadata."""
+    import pandas as pd
+
+    if decimal not in ("float", "exact"):
+        raise ValueError(f"decimal must be 'float' or 'exact', not {decimal!r}")
+    markers = tuple(null_markers)
+    width = len(columns) if columns else max((len(r) for r in rows), default=0)
+    cols = list(columns) or [Column(f"_c{i}", "string") for i in range(width)]
+    matrix = _to_object_matrix(rows, width)
+    arrays = {i: _convert_column(matrix[:, i], col.data_type, markers, decimal) for i, col in enumerate(cols)}
+    frame = pd.DataFrame(arrays, copy=False)
+    # Assigned afterwards so that duplicate column names (SELECT a, a) survive.
+    frame.columns = [col.name for col in cols]
+    return frame
+
+
+@dataclass
+class ResultSet:
+    """One result set of a job (`_<index>.dolphin`), fully read or cut at `max_rows`.
+
+    `data` is a DataFrame for TABLE, the text (lines joined by newlines) for TEXT, HTML and IO,
+    and for PICTURE the base64 text the engine wrote (`image_bytes()` decodes it).
+    """
+
+    index: int
+    path: str
+    type: ResultType
+    data: "pandas.DataFrame | str"
+    truncated: bool = False
+    columns: tuple[Column, ...] = ()
+    metadata: Any = None
+    rows_read: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_table(self) -> bool:
+        return self.type is ResultType.TABLE
+
+    @property
+    def dataframe(self) -> "pandas.DataFrame":
+        if not self.is_table:
+            raise TypeError(f"result set {self.index} is {self.type.name}, not a table")
+        return self.data  # type: ignore[return-value]
+
+    @property
+    def text(self) -> str:
+        if self.is_table:
+            return self.data.to_string(index=False)  # type: ignore[union-attr]
+        return str(self.data)
+
+    def image_bytes(self) -> bytes:
+        if self.type is not ResultType.PICTURE:
+            raise TypeError(f"result set {self.index} is {self.type.name}, not a picture")
+        text = str(self.data).strip()
+        if text.startswith("data:") and "," in text:
+            text = text.split(",", 1)[1]
+        return base64.b64decode(text)
+
+    def __repr__(self) -> str:
+        if self.is_table:
+            shape = f"{len(self.data)} rows x {len(self.columns)} columns"  # type: ignore[arg-type]
+        else:
+            shape = f"{len(str(self.data))} characters"
+        cut = ", truncated" if self.truncated else ""
+        return f"<ResultSet {self.index} {self.type.name}: {shape}{cut}>"
+
+    @classmethod
+    def from_rows(
+        cls,
+        index: int,
+        path: str,
+        type_: ResultType,
+        metadata: Any,
+        rows: Sequence[Sequence[Any]],
+        *,
+        truncated: bool = False,
+        null_markers: Iterable[str] = NULL_MARKERS,
+        decimal: str = "float",
+    ) -> "ResultSet":
+        if type_ is ResultType.TABLE:
+            columns = tuple(
+                Column(
+                    name=str(m.get("columnName", f"_c{i}")),
+                    data_type=str(m.get("dataType") or "string"),
+                    comment=m.get("comment"),
+                )
+                for i, m in enumerate(metadata if isinstance(metadata, list) else [])
+                if isinstance(m, dict)
+            )
+            frame = table_to_dataframe(columns, rows, null_markers=null_markers, decimal=decimal)
+            if not columns:
+                columns = tuple(Column(str(name), "string") for name in frame.columns)
+            return cls(index, path, type_, frame, truncated, columns, metadata, len(rows))
+        # Non-table sets: one line per row; metadata is a string, where "NULL" means none.
+        text = "\n".join("" if not row or row[0] is None else str(row[0]) for row in rows)
+        meta = None if metadata in (None, "", "NULL") else metadata
+        return cls(index, path, type_, text, truncated, (), meta, len(rows))
