@@ -26,3 +26,10 @@ def __getattr__(name: str) -> object:
     if name in ("errors", "client", "job", "results"):
         return importlib.import_module(f"linkis_jupyter.{name}")
     raise AttributeError(f"module 'linkis_jupyter' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext linkis_jupyter`: register `%%linkis` and `%linkis` (linkis_jupyter.magics)."""
+    from .magics import LinkisMagics
+
+    ipython.register_magics(LinkisMagics)  # type: ignore[attr-defined]

@@ -1,0 +1,364 @@
+"""What a cell shows while its Linkis job runs: a progress reporter and the job's log lines.
+
+The reporter is chosen once per cell (`make_reporter`) and handed to `Job.wait` as its
+`on_update` callback; nothing else in the package builds widgets or prints progress.
+
+- `widget`: an ipywidgets progress bar and a label (state, percent, elapsed time, task id, the
+  per-stage task counts of Linkis' `progressInfo`, the number of ERROR/WARN lines so far). It ends
+  green on success and red on failure or cancel. Its display also carries a text/plain line,
+  updated once the job ends, so a saved notebook without widget state still says how it went.
+- `text`: the same information as one line, updated in place through a display id (nbconvert,
+  papermill, VS Code, any frontend without the widget manager); in a terminal IPython the line is
+  rewritten with a carriage return.
+- `none`: no progress display.
+
+Log lines are shown as they arrive, each batch as an output of its own so that they stay in the
+notebook after the cell ends (a widget's content would be lost with its state). WARN and ERROR
+lines are set apart: by colour and CSS class in HTML (`linkis-log-warn`, `linkis-log-error`), by a
+`[WARN]`/`[ERROR]` prefix in plain text, and also by colour in a terminal.
+"""
+from __future__ import annotations
+
+import html
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from IPython.core.displaypub import DisplayPublisher
+from IPython.display import display
+
+from .job import JobSnapshot, JobState, LogLine, StageProgress
+
+PROGRESS_KINDS = ("auto", "widget", "text", "none")
+LOG_LEVELS = ("all", "info", "warn", "error", "none")
+
+# The lowest level each --log choice shows; "all" also shows lines whose level is not one of the
+# three Linkis' LogReader sorts lines into (there are none today, but the filter must not drop them).
+_LEVEL_RANK = {"ERROR": 3, "WARN": 2, "INFO": 1}
+_THRESHOLD = {"all": 0, "info": 1, "warn": 2, "error": 3, "none": 99}
+
+_PLAIN_PREFIX = {"ERROR": "[ERROR] ", "WARN": "[WARN] "}
+_ANSI = {"ERROR": "\x1b[1;31m", "WARN": "\x1b[33m"}
+_ANSI_RESET = "\x1b[0m"
+_HTML_STYLE = {
+    "ERROR": "color:#c62828;font-weight:bold",
+    "WARN": "color:#a15c00",
+    "INFO": "",
+}
+_LOG_PRE_STYLE = "margin:0;padding:0 0.25em;white-space:pre-wrap;word-break:break-all;font-size:12px;line-height:1.35"
+
+# The stage list gets long on big Spark jobs; the label shows the first few and a count of the rest.
+_MAX_STAGES_SHOWN = 4
+
+
+def format_elapsed(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_stages(stages: Sequence[StageProgress]) -> str:
+    parts = []
+    for stage in stages[:_MAX_STAGES_SHOWN]:
+        text = f"{stage.id} {stage.succeed}/{stage.total}"
+        extra = []
+        if stage.running:
+            extra.append(f"{stage.running} running")
+        if stage.failed:
+            extra.append(f"{stage.failed} failed")
+        if extra:
+            text += f" ({', '.join(extra)})"
+        parts.append(text)
+    if len(stages) > _MAX_STAGES_SHOWN:
+        parts.append(f"+{len(stages) - _MAX_STAGES_SHOWN} more stages")
+    return ", ".join(parts)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass
+class Status:
+    """Everything a progress display shows, as of the last snapshot."""
+
+    task_id: int
+    state: JobState | None = None
+    progress: float = 0.0
+    elapsed: float | None = None
+    stages: tuple[StageProgress, ...] = ()
+    errors: int = 0
+    warnings: int = 0
+    note: str = ""
+
+    def line(self) -> str:
+        parts = [f"Linkis task {self.task_id}", self.state.value if self.state else "Submitted"]
+        if self.state is not None and not self.state.is_terminal:
+            parts.append(f"{self.progress:.0%}")
+        if self.elapsed is not None:
+            parts.append(format_elapsed(self.elapsed))
+        if self.stages:
+            parts.append(format_stages(self.stages))
+        counts = []
+        if self.errors:
+            counts.append(_plural(self.errors, "error"))
+        if self.warnings:
+            counts.append(_plural(self.warnings, "warning"))
+        if counts:
+            parts.append(", ".join(counts))
+        if self.note:
+            parts.append(self.note)
+        return " · ".join(parts)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+class NoProgress:
+    """`--progress none`."""
+
+    def show(self, status: Status) -> None:
+        pass
+
+    def finish(self, status: Status) -> None:
+        pass
+
+
+class TextProgress:
+    """One line for the whole job, updated in place."""
+
+    def __init__(self, shell: Any = None) -> None:
+        self._handle: Any = None
+        self._last = ""
+        # A terminal IPython prints every display update as a new line; there the line is
+        # rewritten with "\r" instead. Piped output (not a tty) only gets state changes.
+        self._plain = shell is not None and type(getattr(shell, "display_pub", None)) is DisplayPublisher
+        self._tty = self._plain and _isatty(sys.stdout)
+        self._last_state: JobState | None | str = "unset"
+
+    def show(self, status: Status) -> None:
+        line = status.line()
+        if line == self._last:
+            return
+        self._last = line
+        if self._plain:
+            if self._tty:
+                sys.stdout.write("\r" + line + "\x1b[K")
+                sys.stdout.flush()
+            elif status.state != self._last_state:
+                print(line, flush=True)
+            self._last_state = status.state
+            return
+        bundle = {"text/plain": line}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def finish(self, status: Status) -> None:
+        line = status.line()
+        if self._plain:
+            if self._tty:
+                sys.stdout.write("\r" + line + "\x1b[K\n")
+                sys.stdout.flush()
+            elif line != self._last:
+                print(line, flush=True)
+            self._last = line
+            return
+        self._last = ""
+        self.show(status)
+
+
+class WidgetProgress:
+    """An ipywidgets progress bar with a label; the bar's value is the job's progress (0..1)."""
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+
+        self.bar = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width="30%", min_width="12em")
+        )
+        self.label = widgets.Label(value="")
+        self.box = widgets.HBox([self.bar, self.label])
+        self._handle: Any = None
+        self._status: Status | None = None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(self.box._repr_mimebundle_(**kwargs) or {})
+        if self._status is not None:
+            bundle["text/plain"] = self._status.line()
+        return bundle
+
+    def show(self, status: Status) -> None:
+        self._status = status
+        self.bar.value = min(max(status.progress, 0.0), 1.0)
+        self.label.value = status.line()
+        if self._handle is None:
+            self._handle = display(self, display_id=True)
+
+    def finish(self, status: Status) -> None:
+        state = status.state
+        if state is not None and state.is_success:
+            self.bar.value = 1.0
+            self.bar.bar_style = "success"
+        elif state is not None and state.is_terminal:
+            self.bar.bar_style = "danger"
+        else:
+            # We stopped following a job that may still run (a wait timeout, an unconfirmed kill).
+            self.bar.bar_style = "warning"
+        self.show(status)
+        # Refresh the display once so its text/plain (what nbconvert or a notebook reopened
+        # without widget state shows) tells the final state too.
+        self._handle.update(self)
+
+
+# -- log lines --------------------------------------------------------------------------------
+
+def lines_at_level(lines: Iterable[LogLine], level: str) -> list[LogLine]:
+    threshold = _THRESHOLD[level]
+    return [line for line in lines if _LEVEL_RANK.get(line.level, 0) >= threshold]
+
+
+def render_log_text(lines: Iterable[LogLine], color: bool = False) -> str:
+    out = []
+    for line in lines:
+        text = _PLAIN_PREFIX.get(line.level, "") + line.text
+        if color and line.level in _ANSI:
+            text = _ANSI[line.level] + text + _ANSI_RESET
+        out.append(text)
+    return "\n".join(out)
+
+
+def render_log_html(lines: Iterable[LogLine]) -> str:
+    spans = []
+    for line in lines:
+        level = line.level if line.level in _HTML_STYLE else "INFO"
+        style = _HTML_STYLE[level]
+        style_attr = f' style="{style}"' if style else ""
+        spans.append(f'<span class="linkis-log-{level.lower()}"{style_attr}>{html.escape(line.text)}</span>')
+    return f'<pre class="linkis-log" style="{_LOG_PRE_STYLE}">' + "\n".join(spans) + "</pre>"
+
+
+class LogView:
+    """Shows log lines at or above a level, each batch as one display output."""
+
+    def __init__(self, level: str = "all", shell: Any = None) -> None:
+        if level not in _THRESHOLD:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+        self.level = level
+        plain = shell is not None and type(getattr(shell, "display_pub", None)) is DisplayPublisher
+        self._color = plain and _isatty(sys.stdout)
+
+    def show(self, lines: Iterable[LogLine]) -> None:
+        shown = lines_at_level(lines, self.level)
+        if not shown:
+            return
+        display(
+            {"text/plain": render_log_text(shown, color=self._color), "text/html": render_log_html(shown)},
+            raw=True,
+        )
+
+
+# -- the reporter ---------------------------------------------------------------------------
+
+@dataclass
+class JobReporter:
+    """The `on_update` callback of `Job.wait`: feeds the progress display and the log view."""
+
+    progress: NoProgress | TextProgress | WidgetProgress
+    log: LogView
+    status: Status | None = None
+    _started: bool = field(default=False, repr=False)
+
+    def start(self, task_id: int) -> None:
+        """Called once the job is submitted (or attached), before the first poll."""
+        self.status = Status(task_id=task_id)
+        self._started = True
+        self.progress.show(self.status)
+
+    def __call__(self, snapshot: JobSnapshot) -> None:
+        if self.status is None:
+            self.start(snapshot.task_id)
+        status = self.status
+        assert status is not None
+        for line in snapshot.new_log:
+            if line.level == "ERROR":
+                status.errors += 1
+            elif line.level == "WARN":
+                status.warnings += 1
+        status.state = snapshot.state
+        status.progress = snapshot.progress
+        status.elapsed = snapshot.elapsed
+        if snapshot.stages:
+            status.stages = tuple(snapshot.stages)
+        self.log.show(snapshot.new_log)
+        if snapshot.state.is_terminal:
+            self.finish(snapshot.state)
+        else:
+            self.progress.show(status)
+
+    def finish(self, state: JobState, note: str = "") -> None:
+        """The job ended (or we stopped following it): show the final state; idempotent."""
+        if self.status is None or not self._started:
+            return
+        self._started = False
+        self.status.state = state
+        self.status.note = note
+        if state.is_success:
+            self.status.progress = 1.0
+        self.progress.finish(self.status)
+
+
+def choose_progress(kind: str, shell: Any = None) -> str:
+    """Resolve `auto`: a widget in a kernel (a frontend may render it), text elsewhere."""
+    if kind not in PROGRESS_KINDS:
+        raise ValueError(f"progress must be one of {', '.join(PROGRESS_KINDS)}, not {kind!r}")
+    if kind != "auto":
+        return kind
+    return "widget" if getattr(shell, "kernel", None) is not None else "text"
+
+
+def make_reporter(progress: str = "auto", log: str = "all", shell: Any = None) -> JobReporter:
+    kind = choose_progress(progress, shell)
+    view: NoProgress | TextProgress | WidgetProgress
+    if kind == "widget":
+        try:
+            view = WidgetProgress()
+        except ImportError:
+            view = TextProgress(shell)
+    elif kind == "text":
+        view = TextProgress(shell)
+    else:
+        view = NoProgress()
+    return JobReporter(progress=view, log=LogView(log, shell))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+__all__ = [
+    "LOG_LEVELS",
+    "PROGRESS_KINDS",
+    "JobReporter",
+    "LogView",
+    "NoProgress",
+    "Status",
+    "TextProgress",
+    "WidgetProgress",
+    "choose_progress",
+    "format_elapsed",
+    "format_stages",
+    "lines_at_level",
+    "make_reporter",
+    "render_log_html",
+    "render_log_text",
+]

@@ -1,0 +1,702 @@
+"""`%%linkis` and `%linkis`: Apache Linkis jobs from any IPython kernel.
+
+    %load_ext linkis_jupyter
+
+    %%linkis -e spark -t sql -o df --var day=$today
+    select * from sales where dt = '${day}'
+
+`LinkisMagics` only arranges a job: it parses the options, builds a `JobSpec`, follows the `Job`
+with a reporter from display.py, and delivers the results. HTTP lives in client.py, the job's
+lifecycle in job.py, result decoding in results.py.
+
+Every default of `%%linkis` is a trait (`c.LinkisMagics.engine = "hive"` in ipython_config.py, or
+`%config LinkisMagics.max_rows = 500`); the connection is a `LinkisClient` configured as
+`c.LinkisClient.*` (or `%linkis connect`).
+"""
+from __future__ import annotations
+
+import getpass
+import keyword
+import shlex
+import sys
+import threading
+from argparse import HelpFormatter, Namespace
+from pathlib import Path
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import MagicArgumentParser
+from IPython.display import HTML, Image, display
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
+
+from .client import LinkisClient
+from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
+from .errors import ConfigError, JobError, LinkisError, LinkisTimeoutError
+from .job import Job, JobSpec, JobState
+from .results import ResultSet, ResultType
+
+__all__ = ["LinkisMagics"]
+
+
+# -- argument parsers -------------------------------------------------------------------------
+
+def _parser(prog: str, description: str, **kwargs: Any) -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter, **kwargs)
+    # "--eng" must not silently mean "--engine" (nor a typo another option).
+    parser.allow_abbrev = False
+    return parser
+
+
+def _cell_parser() -> MagicArgumentParser:
+    p = _parser(
+        "%%linkis",
+        "Run the cell as an Apache Linkis job: a progress bar and the job's log while it runs, "
+        "then every result set (tables as pandas DataFrames). Interrupting the cell kills the job. "
+        "Every default comes from a LinkisMagics setting (%config LinkisMagics.<name> = ...).",
+    )
+    p.add_argument("-e", "--engine", metavar="ENGINE[-VERSION]",
+                   help="engine, with an optional version: spark, spark-3.2.1, hive, python, shell, jdbc, "
+                   "trino, presto (default: LinkisMagics.engine)")
+    p.add_argument("-t", "--run-type", dest="run_type", metavar="TYPE",
+                   help="run type (Linkis codeType): sql, hql, py, python, scala, shell, jdbc, tsql, psql ... "
+                   "(default: the engine's own, or LinkisMagics.run_type)")
+    p.add_argument("-c", "--creator", metavar="NAME",
+                   help="the creator of the userCreator label (default: LinkisMagics.creator)")
+    p.add_argument("--var", action="append", default=[], metavar="K=V",
+                   help="a Linkis variable, used as ${K} in the cell; repeatable. V=$name takes the Python "
+                   "variable `name` ($$ for a literal $)")
+    p.add_argument("--startup", action="append", default=[], metavar="K=V",
+                   help="an engine startup parameter, e.g. spark.executor.memory=4g; repeatable")
+    p.add_argument("--runtime", action="append", default=[], metavar="K=V",
+                   help="a runtime parameter, e.g. wds.linkis.rm.yarnqueue=q1; repeatable")
+    p.add_argument("--label", action="append", default=[], metavar="K=V",
+                   help="an extra Linkis label of the job; repeatable")
+    p.add_argument("-o", "--output", metavar="NAME",
+                   help="store the result in the Python variable NAME: the DataFrame (or text), or a list "
+                   "of them when there are several result sets")
+    p.add_argument("-n", "--max-rows", dest="max_rows", type=int, metavar="N",
+                   help="read at most N rows of each result set; -1 reads all (default: LinkisMagics.max_rows)")
+    p.add_argument("-q", "--quiet", action="store_true", default=None,
+                   help="show no result (use with -o)")
+    p.add_argument("--progress", choices=PROGRESS_KINDS,
+                   help="progress display: widget, text (one line updated in place), none, or auto "
+                   "(widget in a kernel, text in a terminal) (default: LinkisMagics.progress)")
+    p.add_argument("--log", choices=LOG_LEVELS,
+                   help="which log lines to show while the job runs (default: LinkisMagics.log)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop waiting after SECONDS (the job keeps running); 0 waits as long as it takes "
+                   "(default: LinkisMagics.timeout)")
+    return p
+
+
+def _task_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+_task_id.__name__ = "task id"  # argparse names the type in "invalid task id value: 'x'"
+
+
+def _follow_options(p: MagicArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="NAME", help="store the result in the Python variable NAME")
+    p.add_argument("-n", "--max-rows", dest="max_rows", type=int, metavar="N",
+                   help="read at most N rows of each result set; -1 reads all")
+    p.add_argument("-q", "--quiet", action="store_true", default=None, help="show no result")
+
+
+def _line_parser() -> MagicArgumentParser:
+    p = _parser("%linkis", "Linkis commands: the connection, and jobs by their task id.")
+    sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=MagicArgumentParser)
+
+    def add(name: str, description: str) -> MagicArgumentParser:
+        parser = sub.add_parser(name, help=description, description=description, formatter_class=HelpFormatter)
+        parser.allow_abbrev = False
+        return parser
+
+    add("config", "show the effective settings and where each comes from (secrets masked)")
+
+    s = add("connect", "use another gateway (and user, token) from now on")
+    s.add_argument("url", metavar="URL", help="the gateway, e.g. http://linkis-gateway:9001")
+    s.add_argument("--user", metavar="USER", help="the Linkis user")
+    s.add_argument("--token", metavar="TOKEN", help="a token (Token-Code) instead of a password; $name takes "
+                   "it from a Python variable")
+    s.add_argument("--proxy-user", dest="proxy_user", metavar="USER", help="run jobs as this user")
+
+    s = add("login", "log in with a password, asked for without echo")
+    s.add_argument("--user", metavar="USER", help="the Linkis user (default: the configured one)")
+
+    add("logout", "end the gateway session and forget the password")
+
+    s = add("status", "a job's state, progress, times and error")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+
+    s = add("log", "a job's whole log (from job history once the entrance has dropped it)")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s.add_argument("--log", choices=LOG_LEVELS, default="all", help="the lowest level shown (default: all)")
+
+    s = add("kill", "kill a job and confirm it ended Cancelled")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+
+    s = add("attach", "follow a running job (progress, log, then results), or show a finished job's results")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    _follow_options(s)
+    s.add_argument("--progress", choices=PROGRESS_KINDS, help="progress display")
+    s.add_argument("--log", choices=LOG_LEVELS, help="which log lines to show")
+
+    s = add("history", "your recent jobs: task, state, engine, created, duration, error")
+    s.add_argument("-n", "--limit", type=int, metavar="N", help="how many (default: LinkisMagics.history_limit)")
+
+    s = add("result", "a finished job's result sets")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    _follow_options(s)
+
+    s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)")
+    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s.add_argument("path", metavar="PATH", help="the file (or an existing directory) to write")
+    s.add_argument("--index", type=int, default=0, metavar="N", help="which result set (default: 0, the first)")
+    s.add_argument("--format", choices=("csv", "xlsx"), default=None,
+                   help="file format (default: from PATH's suffix, else csv)")
+    s.add_argument("--sep", default=",", metavar="SEP", help="CSV separator (default: ,)")
+    s.add_argument("--charset", default="utf-8", metavar="CHARSET", help="file encoding, e.g. utf-8, gbk")
+    s.add_argument("--null", default="NULL", metavar="TEXT", help="how NULL is written (default: NULL)")
+    return p
+
+
+_CELL_PARSER = _cell_parser()
+_LINE_PARSER = _line_parser()
+SUBCOMMANDS = tuple(_LINE_PARSER._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+def _parse(parser: MagicArgumentParser, line: str) -> Namespace:
+    try:
+        argv = shlex.split(line, posix=True)
+    except ValueError as e:
+        raise UsageError(f"{parser.prog}: {e}: {line.strip()}") from None
+    return parser.parse_args(argv)
+
+
+# The run types each engine takes (Linkis' RunType.scala and each engine's codeTypes; the SQL
+# engines also take the generic "sql"). Engines not listed here are not checked.
+ENGINE_RUN_TYPES: dict[str, frozenset[str]] = {
+    "spark": frozenset({"sql", "scala", "py", "python", "pyspark", "r", "jar", "data_calc"}),
+    "hive": frozenset({"hql", "sql"}),
+    "python": frozenset({"python", "py", "py3"}),
+    "shell": frozenset({"shell", "sh"}),
+    "jdbc": frozenset({"jdbc", "sql"}),
+    "trino": frozenset({"tsql", "sql"}),
+    "presto": frozenset({"psql", "sql"}),
+    "openlookeng": frozenset({"sql"}),
+    "flink": frozenset({"sql", "scala"}),
+    "elasticsearch": frozenset({"essql", "esjson"}),
+    "pipeline": frozenset({"pipeline"}),
+    "nebula": frozenset({"ngql"}),
+    "impala": frozenset({"isql", "sql"}),
+    "doris": frozenset({"doris", "sql"}),
+}
+
+
+# -- values from the user's namespace ----------------------------------------------------------
+
+def _param_text(value: Any) -> str:
+    """A Python value as the text Linkis expects in variables and parameters."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@magics_class
+class LinkisMagics(Magics):
+    """The `%%linkis` cell magic and the `%linkis` line magic."""
+
+    engine = Unicode("spark", help="Engine of a %%linkis job unless -e is given, with an optional version: "
+                     "spark, spark-3.2.1, hive, python, shell, jdbc ...").tag(config=True)
+    run_type = Unicode(None, allow_none=True, help="Run type unless -t is given; None takes the engine's own "
+                       "(spark: sql, hive: hql, python: python, shell: shell ...). Applies only to "
+                       "LinkisMagics.engine, not to an engine given with -e.").tag(config=True)
+    creator = Unicode("IDE", help="The creator in the userCreator label (Linkis' own default is IDE).").tag(
+        config=True)
+    variables = Dict(value_trait=Unicode(), help="Linkis variables sent with every job; --var adds and "
+                     "overrides.").tag(config=True)
+    startup = Dict(value_trait=Unicode(), help="Engine startup parameters of every job; --startup adds and "
+                   "overrides.").tag(config=True)
+    runtime = Dict(value_trait=Unicode(), help="Runtime parameters of every job; --runtime adds and "
+                   "overrides.").tag(config=True)
+    labels = Dict(value_trait=Unicode(), help="Extra labels of every job; --label adds and overrides.").tag(
+        config=True)
+    max_rows = Int(10000, help="Rows read per result set unless -n is given; -1 reads all.").tag(config=True)
+    quiet = Bool(False, help="Show no results unless told otherwise (-q).").tag(config=True)
+    progress = Enum(PROGRESS_KINDS, default_value="auto", help="Progress display: widget, text, none, or auto "
+                    "(widget in a kernel, text in a terminal IPython).").tag(config=True)
+    log = Enum(LOG_LEVELS, default_value="all", help="Log lines shown while a job runs: all, info, warn, "
+               "error or none.").tag(config=True)
+    timeout = Float(0.0, help="Seconds to wait for a job before giving up on it (it keeps running); 0 waits "
+                    "as long as it takes.").tag(config=True)
+    kill_timeout = Float(5.0, help="Seconds to wait for Linkis to confirm a job Cancelled after an interrupt "
+                         "or %linkis kill.").tag(config=True)
+    history_limit = Int(20, help="Jobs listed by %linkis history unless -n is given.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._client: LinkisClient | None = None
+        self._running: set[Job] = set()
+        self._running_lock = threading.Lock()
+
+    @validate("max_rows")
+    def _check_max_rows(self, proposal: Any) -> int:
+        if proposal["value"] == 0 or proposal["value"] < -1:
+            raise TraitError("max_rows must be a positive number of rows, or -1 for all")
+        return proposal["value"]
+
+    @validate("timeout", "kill_timeout")
+    def _check_seconds(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be 0 or more seconds")
+        return proposal["value"]
+
+    @validate("history_limit")
+    def _check_history_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError("history_limit must be at least 1")
+        return proposal["value"]
+
+    # -- the connection ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> LinkisClient:
+        """The LinkisClient every command uses; built on first use from `c.LinkisClient.*`."""
+        if self._client is None:
+            self._use_client(LinkisClient(parent=self))
+        assert self._client is not None
+        return self._client
+
+    def _use_client(self, client: LinkisClient) -> None:
+        old, self._client = self._client, client
+        configurables = getattr(self.shell, "configurables", None)
+        if configurables is not None:
+            # So that `%config LinkisClient.read_timeout = 30` reaches it.
+            if old is not None and old in configurables:
+                configurables.remove(old)
+            configurables.append(client)
+        if old is not None:
+            old.close()
+
+    # -- %%linkis and %linkis ---------------------------------------------------------------
+
+    @no_var_expand
+    @line_cell_magic
+    def linkis(self, line: str, cell: str | None = None) -> Any:
+        if cell is None:
+            return self._line_command(line)
+        options = self._cell_options(line)
+        spec = self._job_spec(options, cell)
+        job = Job.submit(self.client, spec)
+        self._follow(job, options)
+        return self._deliver(job, options)
+
+    def kill_running_jobs(self, confirm_timeout: float = 2.0) -> None:
+        """Kill every job a cell of this shell is waiting on (a kernel shutting down calls this
+        from its control thread); errors are ignored, the kernel is going away."""
+        with self._running_lock:
+            jobs = list(self._running)
+        for job in jobs:
+            try:
+                job.kill(confirm_timeout=confirm_timeout)
+            except LinkisError:
+                pass
+
+    # -- the cell, step by step -------------------------------------------------------------
+
+    def _cell_options(self, line: str) -> Namespace:
+        """Parsed options with every default filled in from the traits; user mistakes raise UsageError."""
+        options = _parse(_CELL_PARSER, line)
+        engine_given = options.engine is not None
+        options.engine = (options.engine if engine_given else self.engine).strip()
+        if not options.engine:
+            raise UsageError("%%linkis: the engine is empty (-e ENGINE)")
+        if options.run_type is None and not engine_given:
+            options.run_type = self.run_type
+        options.creator = options.creator if options.creator is not None else self.creator
+        options.variables = {**self.variables, **self._pairs("--var", options.var)}
+        options.startup = {**self.startup, **self._pairs("--startup", options.startup)}
+        options.runtime = {**self.runtime, **self._pairs("--runtime", options.runtime)}
+        options.labels = {**self.labels, **self._pairs("--label", options.label)}
+        self._fill_delivery_defaults(options)
+        options.progress = options.progress or self.progress
+        options.log = options.log or self.log
+        options.timeout = self.timeout if options.timeout is None else options.timeout
+        if options.timeout < 0:
+            raise UsageError("--timeout must be 0 or more seconds")
+        return options
+
+    def _fill_delivery_defaults(self, options: Namespace) -> None:
+        options.max_rows = self.max_rows if options.max_rows is None else options.max_rows
+        if options.max_rows == 0 or options.max_rows < -1:
+            raise UsageError(f"-n/--max-rows must be a positive number of rows or -1 for all, not {options.max_rows}")
+        options.quiet = self.quiet if options.quiet is None else options.quiet
+        if options.output is not None and (not options.output.isidentifier() or keyword.iskeyword(options.output)):
+            raise UsageError(f"-o/--output needs a Python variable name, not {options.output!r}")
+
+    def _pairs(self, option: str, items: list[str]) -> dict[str, str]:
+        pairs: dict[str, str] = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key or any(c.isspace() for c in key):
+                raise UsageError(f"{option} expects KEY=VALUE, not {item!r}")
+            pairs[key] = self._expand_value(option, key, value)
+        return pairs
+
+    def _expand_value(self, option: str, key: str, value: str) -> str:
+        if value.startswith("$$"):
+            return value[1:]
+        if value.startswith("$") and value[1:].isidentifier():
+            name = value[1:]
+            namespace = self.shell.user_ns if self.shell is not None else {}
+            if name not in namespace:
+                raise UsageError(f"{option} {key}=${name}: there is no Python variable named {name!r}")
+            return _param_text(namespace[name])
+        return value
+
+    def _job_spec(self, options: Namespace, cell: str) -> JobSpec:
+        if not cell.strip():
+            raise UsageError("%%linkis: the cell is empty; write the code of the job below the %%linkis line")
+        try:
+            spec = JobSpec(
+                code=cell,
+                engine=options.engine,
+                run_type=options.run_type,
+                creator=options.creator,
+                variables=options.variables,
+                startup=options.startup,
+                runtime=options.runtime,
+                labels=options.labels,
+            )
+        except (ConfigError, ValueError) as e:
+            raise UsageError(f"%%linkis: {e}") from None
+        accepted = ENGINE_RUN_TYPES.get(spec.engine_name)
+        if accepted is not None and spec.run_type not in accepted:
+            raise UsageError(
+                f"%%linkis: engine {spec.engine_name} does not take run type {spec.run_type!r} "
+                f"(it takes {', '.join(sorted(accepted))})"
+            )
+        return spec
+
+    def _follow(self, job: Job, options: Namespace) -> None:
+        """Wait for the job, showing progress and log; interrupting kills the job."""
+        reporter = make_reporter(options.progress, options.log, self.shell)
+        reporter.start(job.task_id)
+        with self._running_lock:
+            self._running.add(job)
+        try:
+            job.wait(on_update=reporter, timeout=options.timeout or None)
+        except KeyboardInterrupt:
+            self._kill_on_interrupt(job, reporter)
+            raise
+        except JobError as e:
+            reporter.finish(JobState.from_wire(e.state))
+            raise
+        except LinkisTimeoutError:
+            reporter.finish(job.state, note="stopped waiting; the job still runs")
+            raise
+        finally:
+            with self._running_lock:
+                self._running.discard(job)
+
+    def _kill_on_interrupt(self, job: Job, reporter: JobReporter) -> None:
+        """The interrupt ladder: kill at once, confirm briefly, say what happened. A second
+        interrupt only stops the waiting for the confirmation."""
+        task = job.task_id
+        try:
+            confirmed = job.kill(confirm_timeout=self.kill_timeout)
+            problem = "" if confirmed else f"Linkis did not confirm it within {self.kill_timeout:g} s"
+        except KeyboardInterrupt:
+            confirmed, problem = False, "stopped waiting for the kill to be confirmed"
+        except LinkisError as e:
+            confirmed, problem = False, f"the kill failed: {e}"
+        if confirmed:
+            reporter.finish(JobState.CANCELLED)
+            print(f"Linkis job {task} cancelled", file=sys.stderr)
+        else:
+            reporter.finish(job.state, note="kill not confirmed")
+            print(
+                f"Linkis job {task} may still be running ({problem}); check it with `%linkis status {task}`, "
+                f"stop it with `%linkis kill {task}`",
+                file=sys.stderr,
+            )
+
+    def _deliver(self, job: Job, options: Namespace) -> Any:
+        """Fetch the result sets; store them (-o); show them unless quiet. The last result set,
+        when it is a table, is the cell's value instead of being displayed."""
+        results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows)
+        if options.output:
+            self.shell.user_ns[options.output] = _output_value(results)
+        if options.quiet:
+            return None
+        value = None
+        for i, result in enumerate(results):
+            if result.is_table and i == len(results) - 1:
+                value = result.data
+            else:
+                _show_result(result)
+            if result.truncated:
+                print(_truncation_note(result, job.task_id, options.max_rows), file=sys.stderr)
+        return value
+
+    # -- %linkis SUBCOMMAND -----------------------------------------------------------------
+
+    def _line_command(self, line: str) -> Any:
+        if not line.strip():
+            raise UsageError(f"%linkis needs a subcommand: {', '.join(SUBCOMMANDS)} (see %linkis?)")
+        args = _parse(_LINE_PARSER, line)
+        handler: Callable[[Namespace], Any] = getattr(self, f"_cmd_{args.command}")
+        return handler(args)
+
+    def _cmd_config(self, args: Namespace) -> Any:
+        import pandas as pd
+
+        rows = [(f"LinkisMagics.{name}", _show_setting(getattr(self, name)), self._setting_source(name))
+                for name in sorted(self.trait_names(config=True))]
+        rows += [(f"LinkisClient.{name}", value, source) for name, value, source in self.client.describe_config()]
+        return pd.DataFrame(rows, columns=["setting", "value", "source"])
+
+    def _setting_source(self, name: str) -> str:
+        if name in self.config.get(type(self).__name__, {}):
+            return "config"
+        trait = self.traits()[name]
+        return "default" if getattr(self, name) == trait.default() else "set"
+
+    def _cmd_connect(self, args: Namespace) -> None:
+        token = self._expand_value("--token", "token", args.token) if args.token else None
+        try:
+            client = LinkisClient(parent=self, gateway_url=args.url, user=args.user, token=token,
+                                  proxy_user=args.proxy_user)
+            if token is not None:
+                client.auth = "token"
+        except (TraitError, ConfigError) as e:
+            raise UsageError(f"%linkis connect: {e}") from None
+        if client.auth_method == "token" and not client.user:
+            raise UsageError("%linkis connect: a token needs a user too (--user NAME)")
+        if client.auth_method == "none":
+            self._use_client(client)
+            print(f"Gateway {client.gateway_url}: run `%linkis login --user NAME` to log in")
+            return
+        # Checked before it replaces the current connection, so a failed connect changes nothing.
+        try:
+            if client.auth_method == "password":
+                client.login()
+            else:
+                client.user_info()
+        except BaseException:
+            client.close()
+            raise
+        self._use_client(client)
+        print(f"Connected to {client.gateway_url} as {client.execute_user} ({client.auth_method})")
+
+    def _cmd_login(self, args: Namespace) -> None:
+        client = self.client
+        user = args.user or client.user
+        if not user:
+            raise UsageError("%linkis login: no user is configured; use %linkis login --user NAME")
+        # Looked up on the module at call time: ipykernel replaces getpass.getpass with a version
+        # that asks the frontend for it in a password box; the answer is never part of the notebook.
+        password = getpass.getpass(f"Linkis password for {user} at {client.gateway_url}: ")
+        if not password:
+            raise UsageError("%linkis login: no password given; nothing changed")
+        before = (client.user, client.password, client.auth)
+        client.user, client.password, client.auth = user, password, "password"
+        try:
+            client.login()
+        except BaseException:
+            client.user, client.password, client.auth = before
+            raise
+        print(f"Logged in to {client.gateway_url} as {client.execute_user}")
+
+    def _cmd_logout(self, args: Namespace) -> None:
+        client = self.client
+        client.logout()
+        client.password = ""
+        print(f"Logged out of {client.gateway_url}")
+
+    def _cmd_status(self, args: Namespace) -> None:
+        info = self.client.job_info(args.task)
+        print(_status_text(info))
+
+    def _cmd_log(self, args: Namespace) -> None:
+        job = Job.attach(self.client, args.task)
+        job.log()
+        LogView(args.log, self.shell).show(job.log_lines())
+
+    def _cmd_kill(self, args: Namespace) -> None:
+        job = Job.attach(self.client, args.task)
+        if job.state.is_terminal:
+            # Nothing is sent: killing a finished job can flip its history record to Cancelled.
+            print(f"Linkis job {args.task} already ended {job.state.value}; nothing to kill")
+            return
+        if job.kill(confirm_timeout=self.kill_timeout):
+            print(f"Linkis job {args.task} cancelled")
+        else:
+            print(f"Kill sent, but Linkis job {args.task} is not confirmed Cancelled yet ({job.state.value}); "
+                  f"check with `%linkis status {args.task}`", file=sys.stderr)
+
+    def _cmd_attach(self, args: Namespace) -> Any:
+        self._fill_delivery_defaults(args)
+        args.progress = args.progress or self.progress
+        args.log = args.log or self.log
+        args.timeout = self.timeout
+        job = Job.attach(self.client, args.task)
+        self._follow(job, args)
+        return self._deliver(job, args)
+
+    def _cmd_history(self, args: Namespace) -> Any:
+        import pandas as pd
+
+        limit = self.history_limit if args.limit is None else args.limit
+        if limit < 1:
+            raise UsageError("%linkis history: -n must be at least 1")
+        rows = [
+            {
+                "task": info.task_id,
+                "state": info.state.value if info.state is not JobState.UNKNOWN else info.status,
+                "engine": info.engine_type or "",
+                "run type": info.run_type or "",
+                "created": _local_time(info.created),
+                "duration": _duration(info),
+                "error": _error_text(info),
+            }
+            for info in self.client.list_jobs(limit=limit)
+        ]
+        columns = ["task", "state", "engine", "run type", "created", "duration", "error"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _cmd_result(self, args: Namespace) -> Any:
+        self._fill_delivery_defaults(args)
+        job = Job.attach(self.client, args.task)
+        if not job.state.is_terminal:
+            raise UsageError(f"%linkis result: Linkis job {args.task} is still {job.state.value}; "
+                             f"`%linkis attach {args.task}` follows it and shows its results")
+        return self._deliver(job, args)
+
+    def _cmd_download(self, args: Namespace) -> None:
+        fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
+        info = self.client.job_info(args.task)
+        if not info.state.is_success:
+            raise UsageError(f"%linkis download: Linkis job {args.task} is {info.state.value}, it has no results")
+        files = self.client.result_files(info.result_location) if info.result_location else []
+        if not files:
+            raise UsageError(f"%linkis download: Linkis job {args.task} has no result sets")
+        if not 0 <= args.index < len(files):
+            raise UsageError(
+                f"%linkis download: Linkis job {args.task} has {len(files)} result set(s), "
+                f"--index must be 0..{len(files) - 1}"
+            )
+        dest = Path(args.path).expanduser()
+        if not dest.is_dir() and not dest.parent.is_dir():
+            raise UsageError(f"%linkis download: the folder {str(dest.parent)!r} does not exist")
+        written = self.client.download_result(
+            files[args.index].path, dest, output_type=fmt, separator=args.sep, charset=args.charset,
+            null_value=args.null, file_name=f"linkis-{args.task}-{args.index}",
+        )
+        print(f"Result set {args.index} of Linkis job {args.task} written to {written} "
+              f"({written.stat().st_size:,} bytes)")
+
+
+# -- delivering and describing -------------------------------------------------------------
+
+def _output_value(results: list[ResultSet]) -> Any:
+    if not results:
+        return None
+    if len(results) == 1:
+        return results[0].data
+    return [result.data for result in results]
+
+
+def _show_result(result: ResultSet) -> None:
+    if result.type is ResultType.TABLE:
+        display(result.data)
+    elif result.type is ResultType.HTML:
+        display(HTML(str(result.data)))
+    elif result.type is ResultType.PICTURE:
+        try:
+            display(Image(data=result.image_bytes()))
+        except (ValueError, TypeError):
+            print(f"[result set {result.index}: a picture that could not be decoded]")
+    else:
+        print(result.data)
+
+
+def _truncation_note(result: ResultSet, task_id: int, max_rows: int) -> str:
+    return (
+        f"Result set {result.index} shows only its first {max_rows:,} rows. All rows: -n -1 on the cell, "
+        f"`%linkis result {task_id} -n -1 -o NAME`, or `%linkis download {task_id} FILE.csv"
+        + (f" --index {result.index}" if result.index else "") + "` for a file."
+    )
+
+
+def _show_setting(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _local_time(moment: Any) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(info: Any) -> str:
+    from .display import format_elapsed
+
+    if info.cost_time:
+        return format_elapsed(info.cost_time / 1000)
+    if info.created is not None and info.updated is not None and info.state.is_terminal:
+        return format_elapsed((info.updated - info.created).total_seconds())
+    return ""
+
+
+def _error_text(info: Any) -> str:
+    if info.err_code is None and not info.err_desc:
+        return ""
+    code = f"{info.err_code}: " if info.err_code is not None else ""
+    return code + (info.err_desc or "").strip()
+
+
+def _status_text(info: Any) -> str:
+    parts = [f"Linkis task {info.task_id}: {info.state.value if info.state is not JobState.UNKNOWN else info.status}"]
+    if not info.state.is_terminal:
+        parts.append(f"{info.progress:.0%}")
+    if info.engine_type or info.run_type:
+        parts.append(" ".join(p for p in (info.engine_type, info.run_type) if p))
+    if info.created is not None:
+        parts.append(f"created {_local_time(info.created)}")
+    duration = _duration(info)
+    if duration:
+        parts.append(f"took {duration}")
+    text = " · ".join(parts)
+    error = _error_text(info)
+    if error:
+        text += f"\nerror {error}"
+    return text
+
+
+def _magic_doc() -> str:
+    subparsers = _LINE_PARSER._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    summary = "\n".join(f"  {name:<9} {parser.description}" for name, parser in subparsers.items())
+    usages = "\n".join(parser.format_usage().replace("usage: ", "  ").rstrip() for parser in subparsers.values())
+    return (
+        "Run a cell as an Apache Linkis job (%%linkis), or manage the connection and jobs (%linkis).\n\n"
+        + _CELL_PARSER.format_help()
+        + "\nExample:\n"
+        "  %%linkis -e spark -t sql -o df --var day=$today\n"
+        "  select * from sales where dt = '${day}'\n\n"
+        "%linkis SUBCOMMAND:\n" + summary + "\n\n" + usages + "\n"
+    )
+
+
+LinkisMagics.linkis.__doc__ = _magic_doc()
