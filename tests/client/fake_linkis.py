@@ -154,7 +154,11 @@ class FakeLinkis:
         evict_after: float = 60.0,
         task_id_as_string: bool = False,
         unknown_path: str = "json",
+        row_limit: int = 100000,
+        port: int = 0,
     ) -> None:
+        self.row_limit = row_limit
+        self.port = port
         self.old = old
         self.users = users if users is not None else {"alice": "alice-pw-Secret"}
         self.tokens = tokens if tokens is not None else {"fake-Token-Secret": "*"}
@@ -192,7 +196,7 @@ class FakeLinkis:
             def do_POST(self) -> None:
                 fake._handle(self, "POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -555,7 +559,7 @@ class FakeLinkis:
         if job is None:
             return 1, "file not found", {}, None
         page, size = int(q.get("page", 1)), int(q.get("pageSize", 5000))
-        if size > 100000:
+        if size > self.row_limit:
             return 1, "error code(错误码): 80034, error message(错误信息): pageSize too large.", {}, None
         type_, meta, rows = job.results[index]
         null = q.get("nullValue")
