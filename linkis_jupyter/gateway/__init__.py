@@ -122,8 +122,7 @@ class EmbeddedGateway:
         from .storage import Storage
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        sockets = bind_sockets(self.port, self.ip, family=socket.AF_UNSPEC if self.ip == "localhost"
-                               else socket.AF_INET6 if ":" in self.ip else socket.AF_INET)
+        sockets = bind_sockets(self.port, self.ip)
         try:
             self.storage = Storage(self.data_dir)
             self.engines = EngineManager(self.data_dir)

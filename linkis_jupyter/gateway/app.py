@@ -19,12 +19,10 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import unquote
 
 import tornado.web
 
@@ -136,8 +134,12 @@ class Sessions:
 
     def create(self, user: str) -> str:
         ticket = secrets.token_urlsafe(32)
+        now = time.monotonic()
         with self._lock:
-            self._sessions[ticket] = _Session(user, time.monotonic())
+            # Forget long-dead tickets; recently expired ones still get "Login has expired".
+            for old in [t for t, s in self._sessions.items() if now - s.last > 2 * self.timeout + 600]:
+                del self._sessions[old]
+            self._sessions[ticket] = _Session(user, now)
         return ticket
 
     def lookup(self, ticket: str) -> tuple[str | None, bool]:
