@@ -1,0 +1,73 @@
+"""Real DuckDB and Python jobs through the gateway, read back the way Linkis clients read them."""
+from __future__ import annotations
+
+from gateway_wire import Api, ok
+
+SQL = "spark-2.4.3"
+PY = "python-python2"
+
+
+def _rows(api: Api, path: str, page_size: int) -> list[list[str]]:
+    rows, page = [], 1
+    while True:
+        data = api.read(path, page=page, pageSize=page_size)
+        if not data["fileContent"]:
+            return rows
+        assert data["totalLine"] == len(data["fileContent"]) and data["totalPage"] == 0
+        rows += data["fileContent"]
+        page += 1
+
+
+def test_multi_statement_sql_makes_one_result_set_per_query(alice):
+    code = ("create table fruit as select * from (values ('apple', 3), ('pear', 5)) t(name, n);\n"
+            "select name, n from fruit order by n;\n"
+            "insert into fruit values ('fig', 1);\n"
+            "select count(*) as total from fruit;")
+    exec_id, task_id = alice.submit(code, run_type="sql", engine=SQL)
+    assert alice.wait(exec_id) == "Succeed", alice.full_log(exec_id)
+    paths = alice.results(task_id)
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["_0.dolphin", "_1.dolphin"]
+    first, second = alice.read(paths[0]), alice.read(paths[1])
+    assert first["fileContent"] == [["apple", "3"], ["pear", "5"]]
+    assert [c["columnName"] for c in first["metadata"]] == ["name", "n"]
+    assert all(set(c) == {"columnName", "comment", "dataType"} for c in first["metadata"])
+    assert second["fileContent"] == [["3"]]
+    # The table is still there for the next job of the same user.
+    again, again_task = alice.submit("select sum(n) as s from fruit", run_type="hql", engine="hive-2.3.3")
+    assert alice.wait(again) == "Succeed"
+    assert alice.read(alice.results(again_task)[0])["fileContent"] == [["9"]]
+    assert ok(alice.get(f"/entrance/{again}/progress"))["progress"] == 1.0
+
+
+def test_sql_20000_rows_read_page_by_page(alice):
+    exec_id, task_id = alice.submit("select range as n, 'r' || range as s from range(20000)",
+                                    run_type="sql", engine=SQL)
+    assert alice.wait(exec_id) == "Succeed", alice.full_log(exec_id)
+    (path,) = alice.results(task_id)
+    assert len(alice.read(path)["fileContent"]) == 5000  # the default page, as Linkis'
+    rows = _rows(alice, path, 7000)
+    assert len(rows) == 20000 and rows[0] == ["0", "r0"] and rows[-1] == ["19999", "r19999"]
+
+
+def test_sql_error_fails_the_job_with_linkis_error_code(alice):
+    exec_id, task_id = alice.submit("select * from no_such_table", run_type="sql", engine=SQL)
+    assert alice.wait(exec_id) == "Failed"
+    task = alice.task(task_id)
+    assert task["errCode"] and "no_such_table" in task["errDesc"]
+    assert "no_such_table" in ok(alice.get(f"/entrance/{exec_id}/log", size=-1))["log"][0]
+
+
+def test_python_state_survives_and_kill_interrupts(alice):
+    first, first_task = alice.submit("counter = 41\nprint('ready')", run_type="python", engine=PY)
+    assert alice.wait(first) == "Succeed", alice.full_log(first)
+    slow, _ = alice.submit("import time\ntime.sleep(60)", run_type="py", engine=PY)
+    alice.wait_for(slow, "Running")
+    ok(alice.get(f"/entrance/{slow}/kill"))
+    assert alice.status(slow) == "Cancelled"
+    after, after_task = alice.submit("print(counter + 1)", run_type="python", engine=PY)
+    assert alice.wait(after) == "Succeed", alice.full_log(after)
+    assert alice.read(alice.results(after_task)[0])["fileContent"] == [["42"]]
+    failing, failing_task = alice.submit("1 / 0", run_type="python", engine=PY)
+    assert alice.wait(failing) == "Failed"
+    assert "ZeroDivisionError" in alice.task(failing_task)["errDesc"]
+    del first_task
