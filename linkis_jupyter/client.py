@@ -212,7 +212,9 @@ class LogChunk:
 
     @property
     def lines(self) -> list[str]:
-        return self.all.split("\n") if self.all else []
+        # The entrance drops the last newline, a whole log file (openLog) keeps it.
+        text = self.all[:-1] if self.all.endswith("\n") else self.all
+        return [line.rstrip("\r") for line in text.split("\n")] if text else []
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> "LogChunk":

@@ -120,12 +120,28 @@ def _to_object_matrix(rows: Sequence[Sequence[Any]], width: int) -> "Any":
     return matrix
 
 
+def _to_datetime(values: "Any") -> "Any":
+    """ISO text ("2024-01-02", "2024-01-02 03:04:05", "...05.123") -> datetime64[us]; NaT for None."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            # numpy would shift a text with a UTC offset to UTC with only a warning: let pandas do it.
+            warnings.simplefilter("error")
+            return pd.array(values.astype("datetime64[us]"))
+    except (ValueError, TypeError, UserWarning, DeprecationWarning):
+        return pd.to_datetime(pd.Series(values), format="ISO8601").array
+
+
 def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], decimal: str) -> "Any":
     """One column (a numpy object array of str|None) -> a pandas array of the column's type."""
     import numpy as np
     import pandas as pd
 
-    missing = np.equal(values, None)
+    missing = pd.isna(values)
     for marker in null_markers:
         missing |= values == marker
     target = pandas_dtype_for(data_type, decimal)
@@ -154,8 +170,7 @@ def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], 
         if target == "datetime64":
             filled = values.copy()
             filled[missing] = None
-            # ISO 8601 covers Linkis' "2024-01-02", "2024-01-02 03:04:05" and "...05.123".
-            return pd.to_datetime(pd.Series(filled), format="ISO8601").array
+            return _to_datetime(filled)
     except (ValueError, TypeError, OverflowError, InvalidOperation, pd.errors.OutOfBoundsDatetime):
         pass
     filled = values.copy()
