@@ -1,0 +1,429 @@
+"""Linkis' result-set files ("Dolphin"): the on-disk format of `_0.dolphin`, `_1.dolphin`, ...
+
+Layout, as Linkis' storage module writes it (linkis-commons/linkis-storage: `domain/Dolphin.scala`,
+`resultset/StorageResultSet.scala`, `resultset/table/TableResultSerializer.scala`,
+`resultset/txt/TextResultSerializer.scala`), all numbers ASCII decimal, zero-padded to 10 digits:
+
+    "dolphin" TYPE                     header: the magic, then the result type ("0000000002" = TABLE)
+    LEN BODY                           the metadata record
+    LEN BODY  LEN BODY  ...            one record per row (TABLE) or per line (TEXT, HTML, ...)
+
+LEN is the byte length of BODY. A TEXT-like BODY is the UTF-8 line itself (a missing metadata is
+the four bytes `NULL`). A TABLE BODY is `COLLEN` (10 digits) then the byte lengths of the values
+as `n1,n2,...,` (COLLEN is the length of that list) then the values back to back. TABLE metadata
+is one such record holding name, type, comment for every column. A NULL value is stored as
+`LINKIS_NULL` (Linkis' default since `linkis.resultset.enable.null.replace` = false); readers
+show it, and a bare `NULL`, as "NULL", as `/filesystem/openFile` does.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal, InvalidOperation
+from itertools import accumulate, pairwise
+from pathlib import Path
+from typing import Any, BinaryIO
+
+TEXT, TABLE, IO, PICTURE, HTML = "1", "2", "3", "4", "5"
+TYPE_NAMES = {TEXT: "TEXT", TABLE: "TABLE", IO: "IO", PICTURE: "PICTURE", HTML: "HTML"}
+
+MAGIC = b"dolphin"
+SUFFIX = ".dolphin"
+NULL = "NULL"
+LINKIS_NULL = "LINKIS_NULL"
+INT_LEN = 10
+HEADER_LEN = len(MAGIC) + INT_LEN
+# The 10-digit length fields are parsed as a Java int by Linkis' readers.
+MAX_RECORD = 2**31 - 1
+
+_NULL_BYTES = NULL.encode()
+_LINKIS_NULL_BYTES = LINKIS_NULL.encode()
+_NULL_TEXTS = frozenset((NULL, LINKIS_NULL))
+
+# Every INDEX_STEP-th row's byte offset is kept: a page seeks to the nearest one and skips at most
+# INDEX_STEP - 1 records, so paging a million-row file costs the same at page 1 as at page 10.
+INDEX_STEP = 512
+
+
+class DolphinError(ValueError):
+    """A file is not a well-formed Dolphin result set."""
+
+
+def _int10(value: int) -> bytes:
+    if value > MAX_RECORD:
+        raise DolphinError(f"a result-set record of {value} bytes is over the format's limit")
+    return b"%010d" % value
+
+
+def _table_record(values: Sequence[bytes]) -> bytes:
+    lengths = ",".join([str(len(v)) for v in values]).encode()
+    if values:
+        lengths += b","
+    data = b"".join(values)
+    return _int10(len(data) + len(lengths) + INT_LEN) + b"%010d" % len(lengths) + lengths + data
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable process output
+        return text.encode("utf-8", "replace")
+
+
+def _fast_table_record(row: Sequence[Any]) -> bytes:
+    # The common row is all str and ASCII: then character counts are byte counts, and the whole
+    # record is built from two joins and one encode instead of one encode per value.
+    try:
+        if None in row:
+            row = [LINKIS_NULL if v is None else v for v in row]
+        text = "".join(row)
+        if text.isascii() and row:
+            lengths = ",".join(map(str, map(len, row)))
+            col_len = len(lengths) + 1
+            total = len(text) + col_len + INT_LEN
+            if total <= MAX_RECORD:
+                return b"%010d%010d%b,%b" % (total, col_len, lengths.encode(), text.encode())
+        else:
+            return _table_record([_utf8(v) for v in row])
+    except (TypeError, ValueError):
+        pass
+    return _table_record([_cell(v) for v in row])
+
+
+def _line_record(line: str | None) -> bytes:
+    body = _NULL_BYTES if line is None else _utf8(line)
+    return _int10(len(body)) + body
+
+
+def _cell(value: Any) -> bytes:
+    if value is None:
+        return _LINKIS_NULL_BYTES
+    if isinstance(value, bytes):
+        return value
+    return _utf8(value if isinstance(value, str) else str(value))
+
+
+def _column_meta(column: dict[str, Any] | Sequence[Any]) -> tuple[Any, Any, Any]:
+    if isinstance(column, dict):
+        return column["columnName"], column.get("dataType", "string"), column.get("comment")
+    name, data_type, *rest = column
+    return name, data_type, rest[0] if rest else None
+
+
+class ResultSetWriter:
+    """Streams one result set to `path`. The file appears under its name only once closed
+    successfully, so a job stopped half-way never leaves a truncated `_N.dolphin` behind."""
+
+    def __init__(self, path: str | os.PathLike[str], type_: str,
+                 metadata: Sequence[dict[str, Any]] | Sequence[Sequence[Any]] | str | None) -> None:
+        self.type = str(int(type_))
+        if self.type not in TYPE_NAMES:
+            raise DolphinError(f"unknown result-set type {type_!r}")
+        self.path = Path(path)
+        self.rows = 0
+        self._tmp = self.path.with_name(f".{self.path.name}.part")
+        self._file: BinaryIO | None = open(self._tmp, "wb")
+        self._buffer: list[bytes] = [MAGIC, b"%010d" % int(self.type)]
+        self._buffered = 0
+        if self.type == TABLE:
+            columns = [_column_meta(c) for c in (metadata or ())]
+            self.columns = len(columns)
+            self._buffer.append(_table_record([_cell(v) for col in columns for v in col]))
+        else:
+            self.columns = 1
+            self._buffer.append(_line_record(None if metadata is None else str(metadata)))
+
+    def write_rows(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Appends rows: TABLE rows are sequences of str | None; other types `[line]` or a str."""
+        assert self._file is not None, "the writer is closed"
+        buffer = self._buffer
+        count = 0
+        size = self._buffered
+        if self.type == TABLE:
+            for row in rows:
+                record = _fast_table_record(row)
+                buffer.append(record)
+                size += len(record)
+                count += 1
+                if size > 1 << 20:
+                    self._file.write(b"".join(buffer))
+                    buffer.clear()
+                    size = 0
+        else:
+            for row in rows:
+                line = row if isinstance(row, str) or row is None else row[0]
+                record = _line_record(line)
+                buffer.append(record)
+                size += len(record)
+                count += 1
+                if size > 1 << 20:
+                    self._file.write(b"".join(buffer))
+                    buffer.clear()
+                    size = 0
+        self._buffered = size
+        self.rows += count
+        return count
+
+    def close(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Finishes the file and gives it its name (or `path`, when given); returns where it is."""
+        if self._file is None:
+            if path is not None and Path(path) != self.path:
+                os.replace(self.path, path)  # already finished: moved to its new name
+                self.path = Path(path)
+            return self.path
+        if path is not None:
+            self.path = Path(path)
+        try:
+            self._file.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drops the unfinished file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._buffer.clear()
+        try:
+            self._tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> ResultSetWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_result_set(path: str | os.PathLike[str], type_: str,
+                     metadata: Sequence[dict[str, Any]] | Sequence[Sequence[Any]] | str | None,
+                     rows: Iterable[Sequence[Any]]) -> int:
+    """Writes a whole result set; returns the number of rows (lines) written.
+
+    TABLE metadata: `[{"columnName", "comment", "dataType"}]` (or `(name, dataType[, comment])`
+    tuples); rows: sequences of `str | None` (other values are written as `str(value)`).
+    Other types: metadata a str or None; rows `[[line], ...]`.
+    """
+    with ResultSetWriter(path, type_, metadata) as writer:
+        writer.write_rows(rows)
+    return writer.rows
+
+
+def _java_double(text: str) -> str:
+    """A double as `openFile` shows it: Linkis reads it back as a Java double and formats it with
+    a grouping-free NumberFormat (StorageUtils.doubleToString): no exponent, no trailing `.0`."""
+    if text.endswith(".0") and "e" not in text and "E" not in text:
+        return text[:-2]
+    lowered = text.lower()
+    if lowered in ("nan", "-nan"):
+        return "NaN"
+    if lowered in ("inf", "infinity", "+inf"):
+        return "\u221e"
+    if lowered in ("-inf", "-infinity"):
+        return "-\u221e"
+    if "e" in lowered:
+        try:
+            plain = format(Decimal(text), "f")
+        except InvalidOperation:
+            return text
+        if "." in plain:
+            plain = plain.rstrip("0").rstrip(".")
+        return plain
+    return text
+
+
+class _Index:
+    __slots__ = ("data_start", "offsets", "rows")
+
+    def __init__(self, data_start: int, offsets: array, rows: int) -> None:
+        self.data_start = data_start
+        self.offsets = offsets
+        self.rows = rows
+
+
+# The filesystem endpoint opens a ResultSetFile per request; the row index outlives the object so
+# that paging through a big file scans it once. Keyed by path and (size, mtime): a rewritten file
+# gets a new index. Bounded, so the gateway does not grow with the number of files read.
+_INDEX_CACHE: OrderedDict[tuple[str, int, int], _Index] = OrderedDict()
+_INDEX_CACHE_SIZE = 64
+_INDEX_LOCK = threading.Lock()
+
+
+class ResultSetFile:
+    """Read side of one result set, for `/filesystem/openFile` and downloads."""
+
+    type: str
+    metadata: list[dict[str, str]] | str | None
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            self._key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+            header = f.read(HEADER_LEN)
+            if len(header) < HEADER_LEN or header[: len(MAGIC)] != MAGIC:
+                raise DolphinError(f"{self.path.name} is not a result-set file (no dolphin header)")
+            digits = header[len(MAGIC):]
+            if not digits.isdigit():
+                raise DolphinError(f"{self.path.name} has a malformed result-set type")
+            self.type = str(int(digits))
+            head = f.read(INT_LEN)
+            if len(head) < INT_LEN:
+                # Linkis writes nothing after the header for a result set with no metadata.
+                self.metadata = None
+                self._meta_end = HEADER_LEN
+                self._double_columns: tuple[int, ...] = ()
+                return
+            if not head.isdigit():
+                raise DolphinError(f"{self.path.name} has a malformed metadata record")
+            body = f.read(int(head))
+        self._meta_end = HEADER_LEN + INT_LEN + len(body)
+        if self.type == TABLE:
+            values = [NULL if v == LINKIS_NULL else v for v in _decode_table(body)]
+            if len(values) % 3:
+                raise DolphinError(f"{self.path.name} has malformed table metadata")
+            self.metadata = [
+                {"columnName": values[i], "comment": values[i + 2], "dataType": values[i + 1]}
+                for i in range(0, len(values), 3)
+            ]
+            self._double_columns = tuple(
+                i for i, column in enumerate(self.metadata) if column["dataType"] == "double"
+            )
+        else:
+            self.metadata = body.decode("utf-8", "replace")
+            self._double_columns = ()
+
+    @property
+    def columns(self) -> int:
+        return len(self.metadata) if isinstance(self.metadata, list) else 1
+
+    def _index(self, mm: mmap.mmap | bytes) -> _Index:
+        with _INDEX_LOCK:
+            index = _INDEX_CACHE.get(self._key)
+            if index is not None:
+                _INDEX_CACHE.move_to_end(self._key)
+                return index
+        offsets = array("q")
+        pos = self._meta_end
+        end = len(mm)
+        rows = 0
+        step = INDEX_STEP
+        try:
+            while pos + INT_LEN <= end:
+                if rows % step == 0:
+                    offsets.append(pos)
+                pos += INT_LEN + int(mm[pos:pos + INT_LEN])
+                rows += 1
+        except ValueError:
+            raise DolphinError(f"{self.path.name} has a malformed record at byte {pos}") from None
+        if pos > end:
+            rows -= 1  # a record cut short (a file still being written) is not a row yet
+        index = _Index(self._meta_end, offsets, rows)
+        with _INDEX_LOCK:
+            _INDEX_CACHE[self._key] = index
+            while len(_INDEX_CACHE) > _INDEX_CACHE_SIZE:
+                _INDEX_CACHE.popitem(last=False)
+        return index
+
+    def count(self) -> int:
+        """Rows (lines) in the file."""
+        with _Mapped(self.path) as mm:
+            return self._index(mm).rows
+
+    def page(self, page: int, page_size: int, null_value: str | None = NULL) -> list[list[str]]:
+        """Rows `(page-1)*page_size` .. `page*page_size-1` as lists of strings (pages count from
+        1); past the end an empty list. NULLs become `null_value` ("NULL" as openFile shows them;
+        None keeps them None)."""
+        if page < 1 or page_size < 1:
+            raise ValueError("page and page_size count from 1")
+        start = (page - 1) * page_size
+        with _Mapped(self.path) as mm:
+            index = self._index(mm)
+            if start >= index.rows:
+                return []
+            count = min(page_size, index.rows - start)
+            pos = index.offsets[start // INDEX_STEP]
+            for _ in range(start % INDEX_STEP):
+                pos += INT_LEN + int(mm[pos:pos + INT_LEN])
+            return self._read(mm, pos, count, null_value)
+
+    def iter_rows(self, null_value: str | None = NULL, chunk: int = 10000) -> Iterator[list[str]]:
+        """Every row, in order (for downloads)."""
+        page = 1
+        while True:
+            rows = self.page(page, chunk, null_value)
+            yield from rows
+            if len(rows) < chunk:
+                return
+            page += 1
+
+    def _read(self, mm: mmap.mmap | bytes, pos: int, count: int,
+              null_value: str | None) -> list[list[str]]:
+        out: list[list[Any]] = []
+        append = out.append
+        if self.type != TABLE:
+            for _ in range(count):
+                n = int(mm[pos:pos + INT_LEN])
+                pos += INT_LEN
+                append([mm[pos:pos + n].decode("utf-8", "replace")])
+                pos += n
+            return out
+        nulls = _NULL_TEXTS
+        doubles = self._double_columns
+        for _ in range(count):
+            n = int(mm[pos:pos + INT_LEN])
+            row = _decode_table(mm[pos + INT_LEN:pos + INT_LEN + n])
+            pos += INT_LEN + n
+            if LINKIS_NULL in row or NULL in row:
+                row = [null_value if value in nulls else value for value in row]
+            for i in doubles:
+                value = row[i]
+                if value is not None and value != null_value:
+                    row[i] = _java_double(value)
+            append(row)
+        return out
+
+
+def _decode_table(body: bytes) -> list[Any]:
+    col_len = int(body[:INT_LEN])
+    lengths = body[INT_LEN:INT_LEN + col_len].split(b",")
+    if lengths and not lengths[-1]:
+        lengths.pop()
+    bounds = accumulate(map(int, lengths), initial=INT_LEN + col_len)
+    if body.isascii():
+        text = body.decode("ascii")
+        return [text[a:b] for a, b in pairwise(bounds)]
+    return [body[a:b].decode("utf-8", "replace") for a, b in pairwise(bounds)]
+
+
+class _Mapped:
+    """The file's bytes through mmap (an empty file cannot be mapped: then plain bytes)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")
+        try:
+            self._mm: mmap.mmap | bytes = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            self._mm = b""
+
+    def __enter__(self) -> mmap.mmap | bytes:
+        return self._mm
+
+    def __exit__(self, *exc: Any) -> None:
+        if isinstance(self._mm, mmap.mmap):
+            self._mm.close()
+        self._file.close()
