@@ -207,8 +207,11 @@ class Storage:
         for row in rows:
             if not row["log_path"]:
                 continue
+            path = row["log_path"]
+            if path.startswith("file://"):
+                path = path[len("file://"):]
             try:
-                with open(row["log_path"], "a", encoding="utf-8") as f:
+                with open(path, "a", encoding="utf-8") as f:
                     f.write(log_line("ERROR", f"Sorry, your job executed failed with reason: {RESTART_ERR_DESC}") + "\n")
                     f.write(log_line("INFO", END_FAILED.format(state="Failed")) + "\n")
             except OSError:

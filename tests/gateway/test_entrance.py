@@ -117,15 +117,26 @@ def test_log_paging_echoes_from_line(alice):
     assert "fromLine" in err(alice.get(f"/entrance/{exec_id}/log", fromLine="x"))
 
 
-def test_progress_before_and_after(alice):
-    exec_id, _ = alice.submit("sleep 30")
-    alice.wait_for(exec_id, "Running")
-    r = alice.get(f"/entrance/{exec_id}/progress")
+def test_progress_before_and_after(gateway_factory):
+    gw = gateway_factory(max_running_per_user=1)
+    api = Api(gw)
+    api.login("alice", gw.password)
+    running, _ = api.submit("sleep 60")
+    queued, _ = api.submit("echo later")
+    api.wait_for(running, "Running")
+    assert api.status(queued) == "Scheduled"
+    r = api.get(f"/entrance/{queued}/progress")
     assert err(r).startswith("Can not get the corresponding progress information")
-    ok(alice.get(f"/entrance/{exec_id}/kill"))
-    data = ok(alice.get(f"/entrance/{exec_id}/progress"))
-    assert data == {"progress": 1.0, "execID": exec_id, "progressInfo": []}
-    with_resource = ok(alice.get(f"/entrance/{exec_id}/progressWithResource"))
+    assert r.json()["method"] == f"/api/entrance/{queued}/progress"
+    data = ok(api.get(f"/entrance/{running}/progress"))
+    assert 0 <= data["progress"] < 1 and data["execID"] == running
+    assert all(s["totalTasks"] > 0 and set(s) == {"id", "succeedTasks", "failedTasks", "runningTasks", "totalTasks"}
+               for s in data["progressInfo"])
+    ok(api.get(f"/entrance/{running}/kill"))
+    assert api.wait(queued) == "Succeed"
+    data = ok(api.get(f"/entrance/{queued}/progress"))
+    assert data["progress"] == 1.0 and data["execID"] == queued
+    with_resource = ok(api.get(f"/entrance/{queued}/progressWithResource"))
     assert with_resource["progress"] == 1.0 and with_resource["yarnResource"] is None
 
 
