@@ -116,7 +116,7 @@ class EmbeddedGateway:
             raise RuntimeError("this gateway is already started")
         from tornado.netutil import bind_sockets
 
-        from .app import Sessions
+        from .web import Sessions
         from .engines import EngineManager
         from .jobs import JobManager
         from .storage import Storage

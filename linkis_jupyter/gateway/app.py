@@ -1,48 +1,35 @@
-"""Linkis' HTTP API on tornado: the envelope, auth, entrance, job history and filesystem.
+"""Linkis' HTTP API on tornado: auth endpoints, the entrance and job history.
 
-Every JSON answer is `{method, status, message, data}` with the HTTP code Linkis derives from
-`status` (-1 401, 0 200, 1 400, 2 412, 3 403, 4 206). Messages are Linkis' own, bilingual where
-Linkis' are (read from apache/linkis: EntranceRestfulApi, QueryRestfulApi, FsRestfulApi,
-UserRestful, SecurityFilter, TokenAuthentication), except that a token is never echoed back.
-One handler takes every request and routes it through a table, so unknown paths, wrong methods
-and faults are answered in one place.
+One handler takes every request and routes it through a table (gateway/web.py), so unknown
+paths, wrong methods and injected faults are answered in one place; the filesystem endpoints are
+in gateway/files.py. Messages are Linkis' own (apache/linkis: EntranceRestfulApi,
+QueryRestfulApi, UserRestful, GatewayParser).
 """
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import logging
-import os
 import re
 import secrets
-import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import tornado.web
 
-from . import dolphin, variables
+from . import variables
 from .faults import Fault
-from .jobs import LOG_LEVEL, EntranceJob, JobState, parse_exec_id, split_log, task_index
+from .files import FilesystemRoutes
+from .jobs import EntranceJob, JobState, parse_exec_id, split_log, task_index
 from .storage import valid_user_name
+from .web import ROUTES, TICKET_COOKIE, ApiError, ProxyRules, error_code_error, route
 
 if TYPE_CHECKING:
     from . import EmbeddedGateway
 
 log = logging.getLogger("linkis_jupyter.gateway")
 
-API = "/api/rest_j/v1"
-TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
-LEGACY_TICKET_COOKIE = "bdp-user-ticket-id"
-HTTP_FOR_STATUS = {-1: 401, 0: 200, 1: 400, 2: 412, 3: 403, 4: 206}
-
-MSG_NOT_LOGGED_IN = "You are not logged in, please login first(您尚未登录，请先登录)!"
-MSG_EXPIRED = "Login has expired, please log in again!(登录已过期，请重新登录！)"
 MSG_STATUS_EMPTY = ("ID The corresponding job is empty and cannot obtain the corresponding task "
                     "status.(ID 对应的job为空，不能获取相应的任务状态)")
 MSG_STATUS_GONE = ("Get job by ID error and cannot obtain the corresponding task status."
@@ -64,22 +51,6 @@ MSG_KILL_DENIED = "You have no permission to kill this job, excecute by user:{us
 MSG_HISTORY_EMPTY = ("The corresponding job was not found, or there may be no permission to view "
                      "the job(没有找到对应的job，也可能是没有查看该job的权限)")
 
-WORKSPACE_ERRORS = {
-    80004: "The path:{0} is empty(路径:{0} 为空)!",
-    80010: "The user: {0} has no permission to view the contents of the directory:{1}"
-           "(该用户:{0}无权限查看该目录:{1}的内容).",
-    80011: "Downloaded file: {0} does not exist(下载的文件:{0}不存在)",
-    80013: "File: {0} does not exist(文件:{0}不存在)",
-    80015: "Unsupported resultset output type(不支持的结果集输出类型)",
-    80033: "The log file exceeds 30MB and is too large and cannot be opened, path : {0} "
-           "(日志文件超过30M，文件太大暂不支持打开查看，文件地址：{0})",
-    80034: "The result set exceeds {0} rows and page viewing is currently not supported. Please "
-           "download to view or view in the shared directory(结果集行数超过{0}行，暂不支持页面查看。"
-           "请下载查看或在共享目录中查看)",
-}
-RESULTSET_ROW_LIMIT = 100000
-FILE_SIZE_LIMIT = 30 * 1024 * 1024
-
 # Default engine versions of Linkis (LabelCommonConfig), for the 0.x execute body.
 DEFAULT_VERSIONS = {
     "spark": "2.4.3", "hive": "2.3.3", "python": "python2", "shell": "1", "jdbc": "4",
@@ -89,201 +60,8 @@ DEFAULT_VERSIONS = {
 }
 
 
-class ApiError(Exception):
-    """Answer the request with this Linkis status and message."""
-
-    def __init__(self, status: int, message: str, data: dict[str, Any] | None = None,
-                 method: str | None = None, http: int | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.data, self.method = status, message, data or {}, method
-        self.http = http
-
-
-def error_code_error(code: int, desc: str) -> ApiError:
-    """How Linkis renders an ErrorException thrown in a handler."""
-    return ApiError(
-        1, f"error code(错误码): {code}, error message(错误信息): {desc}.",
-        {"errorMsg": {"errCode": code, "desc": desc}},
-    )
-
-
-def workspace_error(code: int, *args: Any) -> ApiError:
-    desc = WORKSPACE_ERRORS[code]
-    for i, a in enumerate(args):
-        desc = desc.replace("{%d}" % i, str(a))
-    return error_code_error(code, desc)
-
-
-# -- sessions and proxy users ------------------------------------------------------------------
-
-
-@dataclass
-class _Session:
-    user: str
-    last: float
-    expired: bool = False
-
-
-class Sessions:
-    """Login tickets; a session slides: every use refreshes it, idle ones expire."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._sessions: dict[str, _Session] = {}
-
-    def create(self, user: str) -> str:
-        ticket = secrets.token_urlsafe(32)
-        now = time.monotonic()
-        with self._lock:
-            # Forget long-dead tickets; recently expired ones still get "Login has expired".
-            for old in [t for t, s in self._sessions.items() if now - s.last > 2 * self.timeout + 600]:
-                del self._sessions[old]
-            self._sessions[ticket] = _Session(user, now)
-        return ticket
-
-    def lookup(self, ticket: str) -> tuple[str | None, bool]:
-        """(user, expired): the user of a live ticket, or None and whether it had expired."""
-        now = time.monotonic()
-        with self._lock:
-            s = self._sessions.get(ticket)
-            if s is None:
-                return None, False
-            if s.expired or now - s.last > self.timeout:
-                s.expired = True
-                return None, True
-            s.last = now
-            return s.user, False
-
-    def remove(self, ticket: str) -> None:
-        with self._lock:
-            self._sessions.pop(ticket, None)
-
-    def expire_all(self) -> None:
-        with self._lock:
-            for s in self._sessions.values():
-                s.expired = True
-
-
-class ProxyRules:
-    """proxy.properties: lines `token=user1,user2` or `token=*`; re-read when the file changes."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._rules: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def _load(self) -> dict[str, str]:
-        if self.path is None:
-            return {}
-        try:
-            st = self.path.stat()
-        except OSError:
-            return {}
-        with self._lock:
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp != self._stamp:
-                rules: dict[str, str] = {}
-                for raw in self.path.read_text(encoding="utf-8").splitlines():
-                    line = raw.strip()
-                    if not line or line.startswith(("#", "!")) or "=" not in line:
-                        continue
-                    key, value = line.split("=", 1)
-                    rules[key.strip()] = value.strip()
-                self._rules, self._stamp = rules, stamp
-            return self._rules
-
-    def allows(self, code: str | None, proxy_user: str | None) -> bool:
-        if not code or not proxy_user:
-            return False
-        allowed = None
-        for token, users in self._load().items():
-            if secrets.compare_digest(token.encode(), code.encode()):
-                allowed = users
-        if allowed is None:
-            return False
-        names = {u.strip().lower() for u in allowed.split(",") if u.strip()}
-        return "*" in names or proxy_user.lower() in names
-
-
-def token_allows(legal: str, user: str) -> bool:
-    names = {u.strip() for u in legal.split(",") if u.strip()}
-    return "*" in names or user in names
-
-
-# -- request plumbing -----------------------------------------------------------------------------
-
-
-@dataclass
-class Who:
-    user: str              # the operating user: jobs run as them, their area is served
-    login_user: str        # the authenticated user (submitUser)
-    via: str               # "session", "token" or "proxy-header"
-
-
-Route = tuple[str, "re.Pattern[str]", str, bool]
-ROUTES: list[Route] = []
-
-
-def route(methods: str, pattern: str, auth: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        ROUTES.append((methods, re.compile(pattern), fn.__name__, auth))
-        return fn
-    return register
-
-
-def read_page(path: Path, page: int, page_size: int, null_value: str) -> tuple[str, Any, list[list[str]]]:
-    """One page of a result set; the reader keeps a row index across calls, so paging a big file
-    does not re-read it."""
-    try:
-        reader = dolphin.ResultSetFile(path)
-        return reader.type, reader.metadata, reader.page(page, page_size, null_value)
-    except dolphin.DolphinError as e:
-        raise ApiError(1, f"error code(错误码): 80014, error message(错误信息): {e}.") from None
-
-
-class GatewayHandler(tornado.web.RequestHandler):
+class GatewayHandler(FilesystemRoutes):
     """Every request: faults, auth, then the route table."""
-
-    SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")
-
-    def initialize(self, gateway: EmbeddedGateway, proxy_rules: ProxyRules) -> None:
-        self.gw = gateway
-        self.proxy_rules = proxy_rules
-        self.who: Who | None = None
-        self._json: Any = None
-
-    # tornado logs the request (with its headers: tokens, cookies) on an uncaught error.
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, tornado.web.HTTPError):
-            return
-        log.error("error handling %s %s", self.request.method, self.request.path, exc_info=(typ, value, tb))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        reason = f"{type(exc).__name__}: {exc}" if exc is not None else self._reason
-        self.set_status(200)
-        self.reply(1, f"operation failed(操作失败)！the reason(原因)：{reason}", method=self.request.path)
-
-    def reply(self, status: int, message: str, data: dict[str, Any] | None = None,
-              method: str | None = None, http: int | None = None) -> None:
-        self.set_status(http or HTTP_FOR_STATUS.get(status, 400))
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        body = {"method": method, "status": status, "message": message, "data": data or {}}
-        self.finish(json.dumps(body, ensure_ascii=False))
-
-    def ok(self, data: dict[str, Any] | None = None, message: str = "OK", method: str | None = None) -> None:
-        self.reply(0, message, data, method or self.backend_method())
-
-    def backend_method(self) -> str:
-        return "/api" + self.api_path
-
-    def check_xsrf_cookie(self) -> None:
-        return None
-
-    def compute_etag(self) -> None:
-        return None
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -335,7 +113,7 @@ class GatewayHandler(tornado.web.RequestHandler):
     async def _route(self, api_path: str, user_restful: bool) -> None:
         method = self.request.method or "GET"
         allowed: list[str] = []
-        for methods, pattern, name, _auth in ROUTES:
+        for methods, pattern, name in ROUTES:
             m = pattern.fullmatch(api_path)
             if m is None:
                 continue
@@ -354,90 +132,6 @@ class GatewayHandler(tornado.web.RequestHandler):
         if service in ("entrance", "jobhistory", "filesystem", "gateway", "user"):
             raise ApiError(1, f"No handler found for {method} {self.request.path}", http=404)
         raise ApiError(1, f"Cannot find a service to deal {self.request.path}, ignore it.")
-
-    # -- authentication --------------------------------------------------------------------------
-
-    def _ticket(self) -> str | None:
-        return self.get_cookie(TICKET_COOKIE) or self.get_cookie(LEGACY_TICKET_COOKIE)
-
-    def session_user(self) -> tuple[str | None, bool]:
-        ticket = self._ticket()
-        if not ticket:
-            return None, False
-        return self.gw.sessions.lookup(ticket)
-
-    def authenticate(self) -> Who:
-        """Who is asking: token headers, else the session, then proxy-user headers on top."""
-        h = self.request.headers
-        token = h.get("Token-Code") or self.get_cookie("Token-Code")
-        token_user = h.get("Token-User") or self.get_cookie("Token-User")
-        is_token = ("Token-Code" in h and "Token-User" in h) or (
-            self.get_cookie("Token-Code") is not None and self.get_cookie("Token-User") is not None)
-        login: str | None = None
-        via = "session"
-        if is_token:
-            if not self.gw.tokens:
-                raise ApiError(-1, "Gateway未启用token认证，请采用其他认证方式!")
-            if not token or not token_user:
-                raise ApiError(-1, "请在Header或Cookie中同时指定Token-Code 和 Token-User，以便完成token认证！")
-            legal = None
-            for name, users in self.gw.tokens.items():
-                if secrets.compare_digest(name.encode(), token.encode()):
-                    legal = users
-            if legal is None or not valid_user_name(token_user) or not token_allows(legal, token_user):
-                # Linkis echoes the token here; a token must never be sent back or logged.
-                raise ApiError(-1, f"未授权的token，无法将请求绑定给tokenUser{token_user}!")
-            login, via = token_user, "token"
-        else:
-            login, expired = self.session_user()
-            if login is None and not self.request.headers.get("Proxy-User"):
-                raise ApiError(-1, MSG_EXPIRED if expired else MSG_NOT_LOGGED_IN)
-        proxy_user = h.get("Proxy-User")
-        if proxy_user:
-            proxy_user = proxy_user.strip().lower()
-            if not valid_user_name(proxy_user) or not self.proxy_rules.allows(h.get("Validation-Code"), proxy_user):
-                raise ApiError(-1, "Validation failed")
-            return Who(proxy_user, login or proxy_user, "proxy-header")
-        assert login is not None
-        return Who(login, login, via)
-
-    @property
-    def user(self) -> str:
-        assert self.who is not None
-        return self.who.user
-
-    def set_ticket(self, user: str) -> None:
-        ticket = self.gw.sessions.create(user)
-        self.set_cookie(TICKET_COOKIE, ticket, path="/", httponly=True)
-
-    # -- request helpers ---------------------------------------------------------------------------
-
-    def body_json(self) -> dict[str, Any]:
-        if self._json is None:
-            raw = self.request.body
-            if not raw or not raw.strip():
-                self._json = {}
-            else:
-                try:
-                    self._json = json.loads(raw)
-                except ValueError:
-                    raise ApiError(1, "The request body is not valid JSON(请求体不是合法的JSON)") from None
-            if not isinstance(self._json, dict):
-                raise ApiError(1, "The request body must be a JSON object(请求体必须是JSON对象)")
-        return self._json
-
-    def int_arg(self, name: str, default: int | None) -> int | None:
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            return int(raw.strip())
-        except ValueError:
-            raise ApiError(1, f"Failed to convert value of type 'java.lang.String' to required type "
-                              f"'java.lang.Integer'; parameter {name}: {raw!r} is not a number") from None
-
-    async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     # == /user ======================================================================================
 
@@ -635,6 +329,17 @@ class GatewayHandler(tornado.web.RequestHandler):
 
     # == /entrance/{id}/... ==========================================================================
 
+    def _by_task_id(self, raw_id: str) -> tuple[str, str | None]:
+        """Linkis 1.5-1.8 gateways take a numeric taskID in the execID slot: (status, execID of
+        the job while the entrance holds it)."""
+        row = self.gw.storage.get_task(int(raw_id))
+        if row is None or not self._visible_row(row):
+            raise ApiError(1, f"taskId {raw_id} is not exists.")
+        live = self.gw.jobs.get_by_task(row["task_id"])
+        if live is not None:
+            return self.gw.jobs.snapshot(live)[0].value, live.exec_id
+        return row["status"], None
+
     def _lookup(self, exec_id: str) -> tuple[EntranceJob | None, dict[str, Any] | None]:
         """(job in the entrance, or None; else its history row when the entrance once held it)."""
         job = self.gw.jobs.get(exec_id)
@@ -666,6 +371,10 @@ class GatewayHandler(tornado.web.RequestHandler):
     @route("GET", r"/entrance/([^/]+)/status")
     def status(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/status"
+        if exec_id.isdigit():
+            status, _live = self._by_task_id(exec_id)
+            self.ok({"status": status, "execID": "", "taskID": exec_id}, method=method)
+            return
         job, row = self._lookup(exec_id)
         if job is not None:
             self.ok({"status": job.state.value, "execID": exec_id}, method=method)
@@ -696,18 +405,34 @@ class GatewayHandler(tornado.web.RequestHandler):
     @route("GET", r"/entrance/([^/]+)/progress")
     def progress(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/progress"
-        self.ok(self._progress_data(exec_id, method), method=method)
+        self.ok(self._progress_or_task(exec_id, method), method=method)
 
     @route("GET", r"/entrance/([^/]+)/progressWithResource")
     def progress_with_resource(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/progressWithResource"
-        data = self._progress_data(exec_id, method)
+        data = self._progress_or_task(exec_id, method)
         data["yarnResource"] = None
         self.ok(data, method=method)
+
+    def _progress_or_task(self, exec_id: str, method: str) -> dict[str, Any]:
+        if not exec_id.isdigit():
+            return self._progress_data(exec_id, method)
+        status, live = self._by_task_id(exec_id)
+        if JobState(status).is_terminal:
+            # As Linkis' taskID path: a string, and no stages.
+            return {"progress": "1.0", "execID": "", "taskID": exec_id, "progressInfo": []}
+        if live is None:
+            return {"progress": 0, "execID": "", "taskID": exec_id, "progressInfo": []}
+        return self._progress_data(live, method)
 
     @route("GET", r"/entrance/([^/]+)/log")
     def job_log(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/log"
+        if exec_id.isdigit():
+            status, live = self._by_task_id(exec_id)
+            if JobState(status).is_terminal or live is None:
+                raise ApiError(1, MSG_LOG_GONE, method=method)
+            exec_id = live
         from_line = max(self.int_arg("fromLine", 0) or 0, 0)
         size = self.int_arg("size", 100)
         distinct = self.get_query_argument("distinctLevel", "true") != "false"
@@ -724,6 +449,12 @@ class GatewayHandler(tornado.web.RequestHandler):
     @route("GET,POST", r"/entrance/([^/]+)/kill")
     async def kill(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/kill"
+        if exec_id.isdigit():
+            status, live = self._by_task_id(exec_id)
+            if JobState(status).is_terminal or live is None:
+                raise ApiError(1, "The job already completed. Do not support kill.(任务已经结束，不支持kill)",
+                               method=method)
+            exec_id = live
         raw_task = self.get_query_argument("taskID", None)
         job = self.gw.jobs.get(exec_id)
         if job is not None:
@@ -877,166 +608,6 @@ class GatewayHandler(tornado.web.RequestHandler):
             offset=(page_now - 1) * page_size, limit=page_size,
         )
         self.ok({"tasks": [self.task_vo(r) for r in rows], "totalPage": total})
-
-    # == /filesystem ==================================================================================
-
-    def user_file(self, raw: str | None) -> Path:
-        """The path asked for, resolved, if it lies in the user's own area; otherwise 80010."""
-        if raw is None or not raw.strip():
-            raise workspace_error(80004, raw)
-        text = raw.strip()
-        if text.startswith("file://"):
-            text = text[len("file://"):]
-        elif re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", text):
-            raise workspace_error(80010, self.user, raw)
-        parts = text.split("/")
-        if not text.startswith("/") or ".." in parts or "\x00" in text:
-            raise workspace_error(80010, self.user, raw)
-        area = os.path.realpath(self.gw.storage.user_area(self.user))
-        real = os.path.realpath(text)
-        if real != area and not real.startswith(area + os.sep):
-            raise workspace_error(80010, self.user, raw)
-        return Path(real)
-
-    @route("GET", r"/filesystem/getDirFileTrees")
-    async def dir_file_trees(self) -> None:
-        raw = self.get_query_argument("path", None)
-        path = self.user_file(raw)
-        tree = await self.blocking(self._tree, path)
-        self.ok({"dirFileTrees": tree})
-
-    @staticmethod
-    def _tree(path: Path) -> dict[str, Any] | None:
-        if not path.exists():
-            return None
-        schema_path = "file://" + str(path)
-        children = []
-        if path.is_dir():
-            with os.scandir(path) as entries:  # filesystem order, as Linkis lists it
-                for entry in entries:
-                    child: dict[str, Any] = {
-                        "name": entry.name, "path": "file://" + os.path.join(path, entry.name),
-                        "properties": {}, "children": None, "isLeaf": False, "parentPath": schema_path,
-                    }
-                    if not entry.is_dir():
-                        st = entry.stat()
-                        child["isLeaf"] = True
-                        child["properties"] = {"size": str(st.st_size),
-                                               "modifytime": str(int(st.st_mtime * 1000))}
-                    children.append(child)
-        return {"name": path.name, "path": schema_path, "properties": None, "children": children,
-                "isLeaf": False, "parentPath": None}
-
-    @route("GET", r"/filesystem/openFile")
-    async def open_file(self) -> None:
-        raw = self.get_query_argument("path", None)
-        if raw is None or not raw.strip():
-            raise workspace_error(80004, raw)
-        page = self.int_arg("page", 1) or 1
-        page_size = self.int_arg("pageSize", 5000)
-        path = self.user_file(raw)
-        if not path.is_file():
-            raise workspace_error(80013, raw)
-        if page_size is None or page_size > RESULTSET_ROW_LIMIT:
-            raise workspace_error(80034, RESULTSET_ROW_LIMIT)
-        if page < 1 or page_size < 1:
-            raise ApiError(1, "page and pageSize must be positive")
-        null_value = self.get_query_argument("nullValue", "") or "NULL"
-        null_value = "" if null_value.upper() == "BLANK" else null_value
-        if path.name.endswith(".dolphin"):
-            type_, metadata, rows = await self.blocking(read_page, path, page, page_size, null_value)
-            data: dict[str, Any] = {"metadata": metadata, "fileContent": rows, "type": type_,
-                                    "totalLine": len(rows), "page": page, "totalPage": 0}
-            if isinstance(metadata, list):
-                data["totalColumn"] = len(metadata)
-            self.ok(data)
-            return
-        if path.stat().st_size > FILE_SIZE_LIMIT:
-            raise ApiError(1, "error code(错误码): 80032, error message(错误信息): The file size exceeds 30M "
-                              "and page viewing is currently not supported.")
-        text = await self.blocking(lambda: path.read_text(encoding="utf-8", errors="replace"))
-        lines = text.splitlines()
-        chunk = lines[(page - 1) * page_size: page * page_size]
-        self.ok({"metadata": None, "fileContent": [[line] for line in chunk], "type": "script/text",
-                 "totalLine": len(chunk), "page": page, "totalPage": 0})
-
-    @route("GET", r"/filesystem/openLog")
-    async def open_log(self) -> None:
-        raw = self.get_query_argument("path", None)
-        path = self.user_file(raw)
-        if not path.is_file():
-            raise workspace_error(80013, raw)
-        if path.stat().st_size > FILE_SIZE_LIMIT:
-            raise workspace_error(80033, raw)
-        levels = {x.strip().lower() for x in self.get_query_argument("logLevel", "all").split(",")}
-        text = await self.blocking(lambda: path.read_text(encoding="utf-8", errors="replace"))
-        out: list[list[str]] = [[], [], [], []]
-        current = 2
-        for line in text.splitlines():
-            m = LOG_LEVEL.search(line)
-            if m is not None:
-                current = 0 if m.group(2) == "ERROR" else 1
-            elif re.match(r"[0-9\-/]{10} [0-9:]{8}", line):
-                current = 2
-            if "all" in levels:
-                out[current].append(line)
-                out[3].append(line)
-            elif ("error", "warn", "info")[current] in levels:
-                out[current].append(line)
-        self.ok({"log": ["".join(x + "\n" for x in bucket) for bucket in out]})
-
-    @route("GET,POST", r"/filesystem/resultsetToExcel")
-    async def resultset_to_excel(self) -> None:
-        raw = self.get_query_argument("path", None)
-        path = self.user_file(raw)
-        if not path.is_file():
-            raise workspace_error(80011, raw)
-        file_type = (self.get_query_argument("outputFileType", "csv") or "csv").lower()
-        if file_type != "csv":
-            raise workspace_error(80015)
-        sep = self.get_query_argument("csvSeparator", None) or self.get_query_argument("csvSeperator", ",")
-        sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
-        if len(sep) != 1:
-            raise ApiError(1, "csvSeparator must be one character")
-        null_value = self.get_query_argument("nullValue", "NULL")
-        null_value = "" if null_value.upper() == "BLANK" else null_value
-        limit = self.int_arg("limit", 0) or 0
-        name = self.get_query_argument("outputFileName", "downloadResultset") or "downloadResultset"
-        name = re.sub(r"[^\w.\-]", "_", name)
-        charset = self.get_query_argument("charset", "utf-8") or "utf-8"
-        try:
-            "".encode(charset)
-        except LookupError:
-            raise ApiError(1, f"Unsupported charset: {charset}") from None
-        if not path.name.endswith(".dolphin"):
-            raise ApiError(1, "error code(错误码): 80024, error message(错误信息): Only result sets can be "
-                              "downloaded(只能下载结果集).")
-        page_size = 5000
-        type_, metadata, rows = await self.blocking(read_page, path, 1, page_size, null_value)
-        self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=sep, lineterminator="\n")
-        if isinstance(metadata, list):
-            writer.writerow([c.get("columnName", "") for c in metadata])
-        written, page = 0, 1
-        while rows:
-            if limit > 0:
-                rows = rows[: limit - written]
-            writer.writerows(rows)
-            written += len(rows)
-            self.write(buf.getvalue().encode(charset, errors="replace"))
-            buf.seek(0)
-            buf.truncate()
-            await self.flush()
-            if (limit > 0 and written >= limit) or len(rows) < page_size:
-                break
-            page += 1
-            _t, _m, rows = await self.blocking(read_page, path, page, page_size, null_value)
-        if buf.getvalue():
-            self.write(buf.getvalue().encode(charset, errors="replace"))
-        self.finish()
-
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     # The path only: a query string may carry a validation code.

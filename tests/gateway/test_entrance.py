@@ -303,3 +303,19 @@ def test_python_and_sql_engines_give_results(alice):
     page = alice.read(alice.results(sql_task)[0])
     assert page["type"] == "2" and page["fileContent"] == [["1", "x"]]
     assert [c["columnName"] for c in page["metadata"]] == ["a", "b"]
+
+
+def test_task_id_in_place_of_exec_id_like_linkis_1_5(alice, bob):
+    exec_id, task_id = alice.submit("sleep 60")
+    alice.wait_for(exec_id, "Running")
+    assert ok(alice.get(f"/entrance/{task_id}/status")) == {"status": "Running", "execID": "", "taskID": str(task_id)}
+    assert ok(alice.get(f"/entrance/{task_id}/log", size=-1))["log"][3] == alice.full_log(exec_id)
+    assert ok(alice.get(f"/entrance/{task_id}/progress"))["execID"] == exec_id
+    assert err(bob.get(f"/entrance/{task_id}/status")) == f"taskId {task_id} is not exists."
+    ok(alice.get(f"/entrance/{task_id}/kill"))
+    assert alice.status(exec_id) == "Cancelled"
+    assert ok(alice.get(f"/entrance/{task_id}/progress")) == {
+        "progress": "1.0", "execID": "", "taskID": str(task_id), "progressInfo": []}
+    assert err(alice.get(f"/entrance/{task_id}/log")).startswith("The job you just executed has ended")
+    assert "already completed" in err(alice.get(f"/entrance/{task_id}/kill"))
+    assert err(alice.get("/entrance/99999/status")) == "taskId 99999 is not exists."

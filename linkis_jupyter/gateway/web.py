@@ -1,0 +1,300 @@
+"""The wire plumbing of the gateway: Linkis' envelope, errors, auth state and the route table.
+
+Every JSON answer is `{method, status, message, data}` with the HTTP code Linkis derives from
+`status` (-1 401, 0 200, 1 400, 2 412, 3 403, 4 206). Messages are Linkis' own, bilingual where
+Linkis' are (apache/linkis: SecurityFilter, TokenAuthentication, UserRestful, server/package.scala),
+except that a token is never echoed back.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import tornado.web
+
+from .storage import valid_user_name
+
+if TYPE_CHECKING:
+    from . import EmbeddedGateway
+
+log = logging.getLogger("linkis_jupyter.gateway")
+
+API = "/api/rest_j/v1"
+TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
+LEGACY_TICKET_COOKIE = "bdp-user-ticket-id"
+HTTP_FOR_STATUS = {-1: 401, 0: 200, 1: 400, 2: 412, 3: 403, 4: 206}
+
+MSG_NOT_LOGGED_IN = "You are not logged in, please login first(您尚未登录，请先登录)!"
+MSG_EXPIRED = "Login has expired, please log in again!(登录已过期，请重新登录！)"
+
+
+class ApiError(Exception):
+    """Answer the request with this Linkis status and message."""
+
+    def __init__(self, status: int, message: str, data: dict[str, Any] | None = None,
+                 method: str | None = None, http: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.data, self.method = status, message, data or {}, method
+        self.http = http
+
+
+def error_code_error(code: int, desc: str) -> ApiError:
+    """How Linkis renders an ErrorException thrown in a handler."""
+    return ApiError(
+        1, f"error code(错误码): {code}, error message(错误信息): {desc}.",
+        {"errorMsg": {"errCode": code, "desc": desc}},
+    )
+
+
+# -- sessions and proxy users ------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    user: str
+    last: float
+    expired: bool = False
+
+
+class Sessions:
+    """Login tickets; a session slides: every use refreshes it, idle ones expire."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _Session] = {}
+
+    def create(self, user: str) -> str:
+        ticket = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            # Forget long-dead tickets; recently expired ones still get "Login has expired".
+            for old in [t for t, s in self._sessions.items() if now - s.last > 2 * self.timeout + 600]:
+                del self._sessions[old]
+            self._sessions[ticket] = _Session(user, now)
+        return ticket
+
+    def lookup(self, ticket: str) -> tuple[str | None, bool]:
+        """(user, expired): the user of a live ticket, or None and whether it had expired."""
+        now = time.monotonic()
+        with self._lock:
+            s = self._sessions.get(ticket)
+            if s is None:
+                return None, False
+            if s.expired or now - s.last > self.timeout:
+                s.expired = True
+                return None, True
+            s.last = now
+            return s.user, False
+
+    def remove(self, ticket: str) -> None:
+        with self._lock:
+            self._sessions.pop(ticket, None)
+
+    def expire_all(self) -> None:
+        with self._lock:
+            for s in self._sessions.values():
+                s.expired = True
+
+
+class ProxyRules:
+    """proxy.properties: lines `token=user1,user2` or `token=*`; re-read when the file changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._rules: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, str]:
+        if self.path is None:
+            return {}
+        try:
+            st = self.path.stat()
+        except OSError:
+            return {}
+        with self._lock:
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp != self._stamp:
+                rules: dict[str, str] = {}
+                for raw in self.path.read_text(encoding="utf-8").splitlines():
+                    line = raw.strip()
+                    if not line or line.startswith(("#", "!")) or "=" not in line:
+                        continue
+                    key, value = line.split("=", 1)
+                    rules[key.strip()] = value.strip()
+                self._rules, self._stamp = rules, stamp
+            return self._rules
+
+    def allows(self, code: str | None, proxy_user: str | None) -> bool:
+        if not code or not proxy_user:
+            return False
+        allowed = None
+        for token, users in self._load().items():
+            if secrets.compare_digest(token.encode(), code.encode()):
+                allowed = users
+        if allowed is None:
+            return False
+        names = {u.strip().lower() for u in allowed.split(",") if u.strip()}
+        return "*" in names or proxy_user.lower() in names
+
+
+def token_allows(legal: str, user: str) -> bool:
+    names = {u.strip() for u in legal.split(",") if u.strip()}
+    return "*" in names or user in names
+
+
+# -- request plumbing -----------------------------------------------------------------------------
+
+
+@dataclass
+class Who:
+    user: str              # the operating user: jobs run as them, their area is served
+    login_user: str        # the authenticated user (submitUser)
+    via: str               # "session", "token" or "proxy-header"
+
+
+Route = tuple[str, "re.Pattern[str]", str]
+ROUTES: list[Route] = []
+
+
+def route(methods: str, pattern: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        ROUTES.append((methods, re.compile(pattern), fn.__name__))
+        return fn
+    return register
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Envelope, auth and request helpers shared by every group of endpoints."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")
+
+    def initialize(self, gateway: EmbeddedGateway, proxy_rules: ProxyRules) -> None:
+        self.gw = gateway
+        self.proxy_rules = proxy_rules
+        self.who: Who | None = None
+        self._json: Any = None
+
+    # tornado logs the request (with its headers: tokens, cookies) on an uncaught error.
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            return
+        log.error("error handling %s %s", self.request.method, self.request.path, exc_info=(typ, value, tb))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        reason = f"{type(exc).__name__}: {exc}" if exc is not None else self._reason
+        self.set_status(200)
+        self.reply(1, f"operation failed(操作失败)！the reason(原因)：{reason}", method=self.request.path)
+
+    def reply(self, status: int, message: str, data: dict[str, Any] | None = None,
+              method: str | None = None, http: int | None = None) -> None:
+        self.set_status(http or HTTP_FOR_STATUS.get(status, 400))
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        body = {"method": method, "status": status, "message": message, "data": data or {}}
+        self.finish(json.dumps(body, ensure_ascii=False))
+
+    def ok(self, data: dict[str, Any] | None = None, message: str = "OK", method: str | None = None) -> None:
+        self.reply(0, message, data, method or self.backend_method())
+
+    def backend_method(self) -> str:
+        return "/api" + self.api_path
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    def compute_etag(self) -> None:
+        return None
+
+    # -- authentication --------------------------------------------------------------------------
+
+    def _ticket(self) -> str | None:
+        return self.get_cookie(TICKET_COOKIE) or self.get_cookie(LEGACY_TICKET_COOKIE)
+
+    def session_user(self) -> tuple[str | None, bool]:
+        ticket = self._ticket()
+        if not ticket:
+            return None, False
+        return self.gw.sessions.lookup(ticket)
+
+    def authenticate(self) -> Who:
+        """Who is asking: token headers, else the session, then proxy-user headers on top."""
+        h = self.request.headers
+        token = h.get("Token-Code") or self.get_cookie("Token-Code")
+        token_user = h.get("Token-User") or self.get_cookie("Token-User")
+        is_token = ("Token-Code" in h and "Token-User" in h) or (
+            self.get_cookie("Token-Code") is not None and self.get_cookie("Token-User") is not None)
+        login: str | None = None
+        via = "session"
+        if is_token:
+            if not self.gw.tokens:
+                raise ApiError(-1, "Gateway未启用token认证，请采用其他认证方式!")
+            if not token or not token_user:
+                raise ApiError(-1, "请在Header或Cookie中同时指定Token-Code 和 Token-User，以便完成token认证！")
+            legal = None
+            for name, users in self.gw.tokens.items():
+                if secrets.compare_digest(name.encode(), token.encode()):
+                    legal = users
+            if legal is None or not valid_user_name(token_user) or not token_allows(legal, token_user):
+                # Linkis echoes the token here; a token must never be sent back or logged.
+                raise ApiError(-1, f"未授权的token，无法将请求绑定给tokenUser{token_user}!")
+            login, via = token_user, "token"
+        else:
+            login, expired = self.session_user()
+            if login is None and not self.request.headers.get("Proxy-User"):
+                raise ApiError(-1, MSG_EXPIRED if expired else MSG_NOT_LOGGED_IN)
+        proxy_user = h.get("Proxy-User")
+        if proxy_user:
+            proxy_user = proxy_user.strip().lower()
+            if not valid_user_name(proxy_user) or not self.proxy_rules.allows(h.get("Validation-Code"), proxy_user):
+                raise ApiError(-1, "Validation failed")
+            return Who(proxy_user, login or proxy_user, "proxy-header")
+        assert login is not None
+        return Who(login, login, via)
+
+    @property
+    def user(self) -> str:
+        assert self.who is not None
+        return self.who.user
+
+    def set_ticket(self, user: str) -> None:
+        ticket = self.gw.sessions.create(user)
+        self.set_cookie(TICKET_COOKIE, ticket, path="/", httponly=True)
+
+    # -- request helpers ---------------------------------------------------------------------------
+
+    def body_json(self) -> dict[str, Any]:
+        if self._json is None:
+            raw = self.request.body
+            if not raw or not raw.strip():
+                self._json = {}
+            else:
+                try:
+                    self._json = json.loads(raw)
+                except ValueError:
+                    raise ApiError(1, "The request body is not valid JSON(请求体不是合法的JSON)") from None
+            if not isinstance(self._json, dict):
+                raise ApiError(1, "The request body must be a JSON object(请求体必须是JSON对象)")
+        return self._json
+
+    def int_arg(self, name: str, default: int | None) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ApiError(1, f"Failed to convert value of type 'java.lang.String' to required type "
+                              f"'java.lang.Integer'; parameter {name}: {raw!r} is not a number") from None
+
+    async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
