@@ -3,7 +3,7 @@
 A script that submits, follows, kills and reads jobs::
 
     from linkis_jupyter import LinkisClient, Job, JobSpec
-    from linkis_jupyter.errors import JobFailedError
+    from linkis_jupyter.errors import JobFailedError, LinkisTimeoutError
 
     client = LinkisClient(gateway_url="http://127.0.0.1:9001", user="alice", password="...")
 
@@ -24,8 +24,11 @@ A script that submits, follows, kills and reads jobs::
         print(rs.index, rs.type.name, rs.data)
 
     # Kill: the with-block kills the job if the block raises (Ctrl-C included).
-    with Job.submit(client, JobSpec(code="import time; time.sleep(600)", engine="python")) as slow:
-        slow.wait(timeout=5)        # raises LinkisTimeoutError after 5 s: the job is killed
+    try:
+        with Job.submit(client, JobSpec(code="import time; time.sleep(600)", engine="python")) as slow:
+            slow.wait(timeout=5)
+    except LinkisTimeoutError:
+        print("gave up on job", slow.task_id, "- now", slow.state.value)     # Cancelled
     # ... or explicitly:
     other = Job.submit(client, JobSpec(code="sleep 600", engine="shell"))
     other.kill()                    # True once the gateway says Cancelled
@@ -36,12 +39,13 @@ A script that submits, follows, kills and reads jobs::
 
 Polling: the first poll comes `poll_interval_min` (50 ms) after submit, the next ones 0.1, 0.15,
 0.3, 0.5 and 1 s apart, then every `poll_interval_max` (2 s): short jobs return at once, long ones
-cost about 1.5 requests per poll (a 30 s job about 37 requests from submit to results). While the
-entrance has the job, every poll asks for the new log lines (echoing `fromLine`, `size=-1`); the
-state is asked on each of the first three polls, then on every fourth, and at once when the log
-shows Linkis' end-of-job line ("Your job completed with ..."); the progress once every four polls. Once the entrance has let the job go
-(it keeps finished jobs only a while), job history and `openLog` take over; the log carries on
-from the last line read, none lost or doubled.
+cost about 1.5 requests per poll (from submit to a one-table result: a 10 s job 20 requests, a
+30 s job 35). While the entrance has the job, every poll asks for the new log lines (echoing
+`fromLine`, `size=-1`); the state is asked on every fourth poll, starting with the first, and at
+once when the log shows Linkis' end-of-job line ("Your job completed with ..."); the progress on
+every fourth poll in between.
+Once the entrance has let the job go (it keeps finished jobs only a while), job history and
+`openLog` take over; the log carries on from the last line read, none lost or doubled.
 """
 from __future__ import annotations
 
@@ -96,9 +100,8 @@ _ERROR_TAIL = 5
 # Pauses before poll k, in units of poll_interval_min (capped at poll_interval_max): dense in the
 # first second, where most interactive jobs end, then at the cap.
 _SCHEDULE = (1, 2, 3, 6, 10, 20)
-# The first polls ask for state and log every time; later ones ask for the log every time, the
-# state every _CYCLE-th poll (and at once when the log shows the end line), the progress once a cycle.
-_RAMP_POLLS = 3
+# Every poll asks for the log; the state every _CYCLE-th poll (and at once when the log shows
+# Linkis' end line), the progress once a cycle in between.
 _CYCLE = 4
 
 
@@ -316,9 +319,7 @@ class Job:
 
     def _poll_entrance(self, new: list[LogLine]) -> None:
         k = self._polls
-        ramp = k < _RAMP_POLLS
-        cycle = (k - _RAMP_POLLS) % _CYCLE
-        status_now = ramp or cycle == 0
+        status_now = k % _CYCLE == 0
         if status_now and not self._entrance_status():
             return
         if not self._entrance_log(new):
@@ -328,7 +329,7 @@ class Job:
         if self._state.is_terminal:
             self._log_complete = True
             return
-        if k == _RAMP_POLLS - 1 or (not ramp and cycle == _CYCLE // 2):
+        if k % _CYCLE == _CYCLE // 2:
             self._apply_progress(self.client.progress(self.exec_id))
 
     def _apply_progress(self, progress: Progress) -> None:

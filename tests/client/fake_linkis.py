@@ -156,7 +156,9 @@ class FakeLinkis:
         unknown_path: str = "json",
         row_limit: int = 100000,
         port: int = 0,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        self.tls = tls
         self.row_limit = row_limit
         self.port = port
         self.old = old
@@ -198,6 +200,12 @@ class FakeLinkis:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -213,7 +221,8 @@ class FakeLinkis:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> "FakeLinkis":
         return self.start()

@@ -375,3 +375,24 @@ def test_snapshot_and_update_callback(fake: FakeLinkis) -> None:
 def test_kill_without_exec_id_uses_the_task_id(fake: FakeLinkis) -> None:
     with pytest.raises(ConfigError):
         client_for(fake).kill(None, None)
+
+
+def test_tls_is_verified_by_default_and_a_ca_bundle_is_used(fake_factory: Callable[..., FakeLinkis], tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    fake = fake_factory(tls=(str(cert), str(key)))
+    assert fake.url.startswith("https://")
+    with pytest.raises(TransportError, match="TLS"):
+        client_for(fake, retries=0).list_jobs()
+    assert client_for(fake, ca_bundle=str(cert)).list_jobs() == []
+    with pytest.warns(Warning, match="Unverified HTTPS"):
+        assert client_for(fake, verify=False).list_jobs() == []
