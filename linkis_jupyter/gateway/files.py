@@ -184,7 +184,7 @@ class FilesystemRoutes(BaseHandler):
         if not path.name.endswith(".dolphin"):
             raise ApiError(1, "error code(错误码): 80024, error message(错误信息): Only result sets can be "
                               "downloaded(只能下载结果集).")
-        page_size = 5000
+        page_size = 20000
         type_, metadata, rows = await self.blocking(read_page, path, 1, page_size, null_value)
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')

@@ -71,3 +71,15 @@ def test_python_state_survives_and_kill_interrupts(alice):
     assert alice.wait(failing) == "Failed"
     assert "ZeroDivisionError" in alice.task(failing_task)["errDesc"]
     del first_task
+
+
+def test_kill_interrupts_a_running_duckdb_query(alice):
+    exec_id, task_id = alice.submit("select count(*) from range(100000000000) a where a.range % 7 = 3",
+                                    run_type="sql", engine=SQL)
+    alice.wait_for(exec_id, "Running")
+    ok(alice.get(f"/entrance/{exec_id}/kill", taskID=task_id))
+    assert alice.status(exec_id) == "Cancelled"
+    # The user's database is free again for the next job.
+    again, again_task = alice.submit("select 7 as seven", run_type="sql", engine=SQL)
+    assert alice.wait(again) == "Succeed"
+    assert alice.read(alice.results(again_task)[0])["fileContent"] == [["7"]]
