@@ -185,6 +185,7 @@ def test_restart_keeps_history_logs_and_results(gateway_factory, tmp_path):
 
 def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path):
     data_dir = tmp_path / "crashed"
+    pid_file = tmp_path / "job.pid"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "linkis_jupyter", "gateway", "--port", "0", "--data-dir", str(data_dir),
@@ -195,7 +196,8 @@ def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
         headers = {"Token-Code": "crash-token", "Token-User": "alice"}
-        body = {"executionContent": {"code": "sleep 60", "runType": "sh"}, "labels": {"engineType": "shell-1"}}
+        body = {"executionContent": {"code": f"echo $$ > {pid_file}; sleep 60", "runType": "sh"},
+                "labels": {"engineType": "shell-1"}}
         data = ok(requests.post(url + "/api/rest_j/v1/entrance/submit", json=body, headers=headers, timeout=10))
         deadline = time.monotonic() + 20
         while ok(requests.get(f"{url}/api/rest_j/v1/entrance/{data['execID']}/status",
@@ -207,6 +209,15 @@ def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+        # The job's bash had its own process group: the crash left it behind.
+        deadline = time.monotonic() + 10
+        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_file.exists() and pid_file.read_text().strip():
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     gw = gateway_factory(data_dir=data_dir, users={"alice": "pw"})
     api = Api(gw)
     api.login("alice", "pw")
