@@ -319,3 +319,11 @@ def test_task_id_in_place_of_exec_id_like_linkis_1_5(alice, bob):
     assert err(alice.get(f"/entrance/{task_id}/log")).startswith("The job you just executed has ended")
     assert "already completed" in err(alice.get(f"/entrance/{task_id}/kill"))
     assert err(alice.get("/entrance/99999/status")) == "taskId 99999 is not exists."
+
+
+def test_default_user_creator_is_the_user_and_ide(alice):
+    data = ok(alice.post("/entrance/submit", {"executionContent": {"code": "true", "runType": "sh"},
+                                             "labels": {"engineType": "shell-1"}}))
+    task = alice.task(data["taskID"])
+    assert "userCreator:alice-IDE" in task["labels"] and task["requestApplicationName"] == "IDE"
+    assert data["execID"].endswith(f"IDE_alice_shell_{data['taskID']}")
