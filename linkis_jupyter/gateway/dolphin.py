@@ -4,9 +4,9 @@ Layout, as Linkis' storage module writes it (linkis-commons/linkis-storage: `dom
 `resultset/StorageResultSet.scala`, `resultset/table/TableResultSerializer.scala`,
 `resultset/txt/TextResultSerializer.scala`), all numbers ASCII decimal, zero-padded to 10 digits:
 
-    "dolphin" TYPE                     header: the magic, then the result type ("0000000002" = TABLE)
-    LEN BODY                           the metadata record
-    LEN BODY  LEN BODY  ...            one record per row (TABLE) or per line (TEXT, HTML, ...)
+    "dolphin" TYPE               header: the magic, then the result type ("0000000002" = TABLE)
+    LEN BODY                     the metadata record
+    LEN BODY  LEN BODY  ...      one record per row (TABLE) or per line (TEXT, HTML, ...)
 
 LEN is the byte length of BODY. A TEXT-like BODY is the UTF-8 line itself (a missing metadata is
 the four bytes `NULL`). A TABLE BODY is `COLLEN` (10 digits) then the byte lengths of the values

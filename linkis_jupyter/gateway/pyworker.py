@@ -9,7 +9,8 @@ worker answers on EVENT_FD with frames `{"event": "ready" | "log" | "table" | "d
 fd 1 and fd 2 stay the job's own stdout and stderr (print, C extensions, child processes all
 write there); the gateway reads them as raw bytes, so nothing a job prints can break the
 protocol. To cut those byte streams the worker writes markers holding a random per-job token:
-`\\x1e<token>s000001\\x1e` where `show()` made table 1, and `\\x1e<token>e\\x1e` at the end of a job.
+`\\x1e<token>s000001\\x1e` where `show()` made table 1, and `\\x1e<token>e\\x1e` where a job
+ends.
 SIGINT interrupts the running job (KeyboardInterrupt) and leaves the namespace intact.
 """
 from __future__ import annotations
@@ -24,11 +25,13 @@ import signal
 import struct
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
 _HEADER = struct.Struct(">Q")
-_LEVELS = {"DEBUG": "INFO", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "ERROR"}
+_LEVELS = {"DEBUG": "INFO", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR",
+           "CRITICAL": "ERROR"}
 
 
 def _load_dolphin() -> Any:
@@ -145,7 +148,8 @@ def column_texts(series: Any, data_type: str) -> list[str | None]:
         texts = [t[:-7] if t.endswith(".000000") else t
                  for t in series.dt.strftime("%Y-%m-%d %H:%M:%S.%f").fillna("").tolist()]
     elif kind == "f" and getattr(series.dtype, "itemsize", 8) < 8:
-        texts = [str(v) for v in series.to_numpy()]  # numpy's shortest float32 text: 1.1, not 1.10000002
+        # numpy's shortest text of a float32: 1.1, not 1.100000023841858
+        texts = [str(v) for v in series.to_numpy()]
     elif kind == "f":
         texts = [repr(v) for v in series.tolist()]
     else:
@@ -266,8 +270,18 @@ class Worker:
             self.run(request)
 
 
+def watch_parent(parent: int) -> None:
+    """Ends this process group if the gateway goes away, even in the middle of a job."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
 def main(argv: list[str]) -> None:
     channel = Channel(int(argv[1]), int(argv[2]))
+    threading.Thread(target=watch_parent, args=(os.getppid(),), name="linkis-watchdog",
+                     daemon=True).start()
     # Run user code as `python -c` would: no gateway directory on the import path, cwd first.
     sys.path[0] = ""
     sys.argv = [""]

@@ -92,7 +92,7 @@ def _parse_run_date(text: str) -> date:
     raise VariableError.wrap(f"run_date must be a date as yyyyMMdd, not {text!r}", 20050)
 
 
-# -- variable types ---------------------------------------------------------------------------------
+# -- variable types ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Var:
