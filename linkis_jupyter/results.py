@@ -141,7 +141,7 @@ def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], 
     import numpy as np
     import pandas as pd
 
-    missing = pd.isna(values)
+    missing = np.equal(values, None)
     for marker in null_markers:
         missing |= values == marker
     target = pandas_dtype_for(data_type, decimal)
@@ -160,13 +160,16 @@ def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], 
             out[~missing] = [Decimal(v) for v in values[~missing]]
             return out
         if target == "boolean":
-            present = values[~missing]
-            is_true = np.isin(present, list(_TRUE))
-            if not np.all(is_true | np.isin(present, list(_FALSE))):
-                raise ValueError("not a boolean")
-            data = np.zeros(len(values), dtype=bool)
-            data[~missing] = is_true
-            return pd.arrays.BooleanArray(data, missing)
+            # Java writes "true"/"false": two comparisons settle it; other spellings are rarer.
+            is_true = values == "true"
+            known = is_true | (values == "false") | missing
+            if not known.all():
+                rest = ~known
+                others = pd.Series(values[rest], dtype=object)
+                if not others.isin(_TRUE | _FALSE).all():
+                    raise ValueError("not a boolean")
+                is_true[rest] = others.isin(_TRUE).to_numpy()
+            return pd.arrays.BooleanArray(is_true & ~missing, missing)
         if target == "datetime64":
             filled = values.copy()
             filled[missing] = None

@@ -217,3 +217,20 @@ def test_download_and_history_list(gateway: Any, tmp_path: Path) -> None:
     target = client.download_result(path, tmp_path / "out.csv")
     assert target.read_text().splitlines()[:2] == ["a,b", "1,x"]
     assert [t.task_id for t in client.list_jobs(limit=5)] == [job.task_id]
+
+
+def test_other_endpoints(gateway: Any) -> None:
+    client = password_client(gateway)
+    assert client.heartbeat() is True
+    assert isinstance(client.base_info(), dict)
+    jobs = [Job.submit(client, JobSpec(code="sleep 20", engine="shell")) for _ in range(2)]
+    progress = client.progress_with_resource(jobs[0].exec_id)
+    assert 0.0 <= progress.progress <= 1.0
+    client.pause(jobs[0].exec_id)
+    messages = client.kill_jobs([j.exec_id for j in jobs], [j.task_id or 0 for j in jobs])
+    assert len(messages) == 2
+    for job in jobs:
+        with pytest.raises(JobCancelledError):
+            job.wait(timeout=20)
+    client.logout()
+    assert client.user_info()["userName"] == gateway.user  # logs in again by itself
