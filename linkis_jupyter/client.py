@@ -534,7 +534,7 @@ class LinkisClient(Configurable):
                 self._session.close()
             self._session = None
             self._logged_in = False
-            self._api_answer = None if self.api == "auto" else self._api_answer
+            self._api_answer = None
 
     def _cli_values(self) -> tuple[str, dict[str, str]]:
         """Settings from linkis-cli.properties, by trait name (read once per path)."""
@@ -1292,9 +1292,14 @@ class LinkisClient(Configurable):
                 if not name or child.get("isLeaf") is False:
                     continue
                 size = _as_int((child.get("properties") or {}).get("size"))
-                files.append(ResultFile(_result_index(name) or 0, name, str(child.get("path") or name), size))
-        files.sort(key=lambda f: (_result_index(f.name) is None, f.index, f.name))
-        return files
+                index = _result_index(name)
+                files.append(ResultFile(-1 if index is None else index, name, str(child.get("path") or name), size))
+        files.sort(key=lambda f: (f.index < 0, f.index, f.name))
+        # A name without a number is numbered after the others, in name order.
+        numbered = [f for f in files if f.index >= 0]
+        top = max((f.index for f in numbered), default=-1)
+        unnumbered = [f for f in files if f.index < 0]
+        return numbered + [ResultFile(top + 1 + i, f.name, f.path, f.size) for i, f in enumerate(unnumbered)]
 
     def open_file(self, path: str, page: int = 1, page_size: int = 5000, *, null_value: str | None = None) -> ResultPage:
         """One page (counting from 1) of a result set."""

@@ -537,11 +537,11 @@ class Job:
         size = min(page_size or client.page_size, client._page_size_limit or 100000)
         markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
         out = []
-        for position, file in enumerate(client.result_files(info.result_location)):
+        for file in client.result_files(info.result_location):
             rows, type_, metadata, truncated = self._read_pages(file.path, size, max_rows)
             out.append(
                 ResultSet.from_rows(
-                    file.index if file.index is not None else position,
+                    file.index,
                     file.path,
                     ResultType.from_wire(type_),
                     metadata,
