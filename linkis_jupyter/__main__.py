@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .gateway import cli as gateway_cli
 
+    from . import demo
+
     gateway_cli.add_parser(commands)
     _add_install(commands)
+    demo.add_parsers(commands)
 
     args = parser.parse_args(argv)
     return args.run(args) or 0
