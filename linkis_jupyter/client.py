@@ -939,8 +939,7 @@ class LinkisClient(Configurable):
         cls = ValidationError if status == 2 else APIError
         raise cls(message or f"HTTP {code}", status=status if status is not None else 1, path=path, http_status=code, data=data)
 
-    @staticmethod
-    def _non_json_message(response: requests.Response, method: str, url: str) -> str:
+    def _non_json_message(self, response: requests.Response, method: str, url: str) -> str:
         code = response.status_code
         ctype = response.headers.get("Content-Type", "no content type").split(";")[0]
         text = response.text or ""
@@ -948,7 +947,7 @@ class LinkisClient(Configurable):
             return f"{method} {url}: HTTP {code} with an empty body instead of a Linkis JSON reply"
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
         snippet = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
-        snippet = " ".join(snippet.split())[:160]
+        snippet = self.redact(" ".join(snippet.split()))[:160]
         return f"{method} {url}: HTTP {code} answered {ctype}, not a Linkis JSON reply: {snippet}"
 
     def _can_relogin(self) -> bool:

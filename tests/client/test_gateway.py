@@ -72,6 +72,14 @@ def test_python_and_shell_with_token_auth(gateway: Any) -> None:
     assert "hello from 42" in "\n".join(str(rs.data) for rs in sh.results())
 
 
+def test_every_sql_engine_name(gateway: Any) -> None:
+    client = token_client(gateway)
+    for engine in ("hive", "jdbc", "trino", "presto", "spark-3.2.1"):
+        job = run(client, "select 40 + 2 as answer", engine=engine)
+        assert job.results()[0].dataframe["answer"].tolist() == [42], engine
+        assert client.job_info(job.task_id).run_type == JobSpec(code="x", engine=engine).run_type
+
+
 def test_variables_and_execute_api(gateway: Any) -> None:
     client = password_client(gateway, api="execute")
     job = run(client, "select '${greeting}' as g", variables={"greeting": "hi"})
