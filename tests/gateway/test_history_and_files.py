@@ -200,19 +200,17 @@ def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path
                 "labels": {"engineType": "shell-1"}}
         data = ok(requests.post(url + "/api/rest_j/v1/entrance/submit", json=body, headers=headers, timeout=10))
         deadline = time.monotonic() + 20
-        while ok(requests.get(f"{url}/api/rest_j/v1/entrance/{data['execID']}/status",
-                              headers=headers, timeout=10))["status"] != "Running":
-            assert time.monotonic() < deadline
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert time.monotonic() < deadline, "the job did not start"
             time.sleep(0.05)
+        assert ok(requests.get(f"{url}/api/rest_j/v1/entrance/{data['execID']}/status",
+                               headers=headers, timeout=10))["status"] == "Running"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
         # The job's bash had its own process group: the crash left it behind.
-        deadline = time.monotonic() + 10
-        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
-            time.sleep(0.05)
         if pid_file.exists() and pid_file.read_text().strip():
             try:
                 os.killpg(int(pid_file.read_text()), signal.SIGKILL)
