@@ -266,7 +266,7 @@ def test_per_user_limit_queues_as_scheduled(gateway_factory):
 
 
 def test_job_timeout(gateway_factory, tmp_path):
-    gw = gateway_factory(job_timeout=0.5)
+    gw = gateway_factory(job_timeout=1.0)
     api = Api(gw)
     api.login("alice", gw.password)
     pid_file = tmp_path / "pid"
