@@ -493,7 +493,8 @@ class Job:
     def log(self) -> str:
         """The whole log so far: from the entrance while it has the job, then job history."""
         with self._lock:
-            if not self._log_complete:
+            # A finished job whose end line has not been read yet may still have lines to come.
+            if not (self._log_complete and self._end_seen):
                 new: list[LogLine] = []
                 if self._in_entrance:
                     self._entrance_log(new)

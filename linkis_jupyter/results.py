@@ -124,7 +124,6 @@ def _to_datetime(values: "Any") -> "Any":
     """ISO text ("2024-01-02", "2024-01-02 03:04:05", "...05.123") -> datetime64[us]; NaT for None."""
     import warnings
 
-    import numpy as np
     import pandas as pd
 
     try:

@@ -104,3 +104,9 @@ def test_type_name_mapping() -> None:
     assert pandas_dtype_for("array<int>") == "string"
     assert pandas_dtype_for("map<string,int>") == "string"
     assert pandas_dtype_for("") == "string"
+
+
+def test_timestamps_with_an_offset_keep_their_instant() -> None:
+    frame = table_to_dataframe([Column("t", "timestamp")], [["2024-01-02T03:04:05+08:00"], ["NULL"]])
+    assert frame["t"][0] == pd.Timestamp("2024-01-01T19:04:05Z")
+    assert pd.isna(frame["t"][1])
