@@ -1,0 +1,80 @@
+"""Every example notebook runs through nbclient against the embedded gateway, and the demo command."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from nbclient import NotebookClient
+
+from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def linkis_env(gateway, tmp_path: Path) -> dict[str, str]:
+    return {
+        "LINKIS_GATEWAY_URL": gateway.url,
+        "LINKIS_USER": gateway.user,
+        "LINKIS_TOKEN": gateway.token,
+        "LINKIS_CLI_CONF": str(tmp_path / "none.properties"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "MPLBACKEND": "Agg",
+    }
+
+
+def test_every_notebook_is_shipped() -> None:
+    assert sorted(p.stem for p in notebooks_dir().glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs(name: str, gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in linkis_env(gateway, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if "raises-exception" in cell.metadata.get("tags", []):
+            assert errors, f"{name}: this cell should fail:\n{cell.source}"
+            # The error is the gateway's reason in a few lines, not a traceback of our code.
+            assert not any("linkis_jupyter/" in line for e in errors for line in e.traceback)
+        else:
+            assert not errors, f"{name}: {cell.source}\n{errors}"
+    saved = json.dumps(nb)
+    for secret in (gateway.token, gateway.password):
+        assert secret not in saved
+    # Jobs really ran on the gateway, and every one of them has ended.
+    jobs = requests.get(
+        gateway.url + "/api/rest_j/v1/jobhistory/list", params={"pageSize": 100},
+        headers={"Token-Code": gateway.token, "Token-User": gateway.user}, timeout=10,
+    ).json()["data"]["tasks"]
+    assert jobs
+    assert {job["status"] for job in jobs} <= {"Succeed", "Failed"}
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "linkis_jupyter", "demo", "--output", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env=dict(os.environ, MPLBACKEND="Agg", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "cells run:" in out and "(all cells ran)" in out
+    assert "Linkis jobs:" in out and "Failed" in out  # the quickstart's deliberate failure
+    executed = tmp_path / "out" / "quickstart.ipynb"
+    assert executed.is_file() and executed.with_suffix(".html").is_file()
+    nb = nbformat.read(executed, as_version=4)
+    assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+    rows = int(out.split("table rows returned:")[1].split()[0])
+    assert rows > 0
