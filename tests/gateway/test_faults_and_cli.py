@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -172,8 +173,6 @@ def test_stop_is_clean_and_repeatable(gateway_factory):
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/api/rest_j/v1/user/heartbeat", timeout=5)
     deadline = time.monotonic() + 5
-    import threading
-
     while any(t.name.startswith("linkis-gateway-") for t in threading.enumerate()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
