@@ -24,7 +24,7 @@ from typing import Any
 from . import dolphin
 from .engine_base import (
     PYTHON_EXECUTE_ERROR, PYTHON_STOPPED, Control, EngineError, JobContext, LineLog,
-    Results, TextSpool, has_exited, job_env, kill_group, killed_error, read_chunk, stage,
+    Results, TextSpool, has_exited, job_env, kill_group, killed_error, read_chunk,
     stderr_level, write_all,
 )
 
@@ -186,7 +186,6 @@ class PythonProcess:
         request = {"task_id": ctx.task_id, "token": token, "code": ctx.code,
                    "result_dir": str(results.dir)}
         body = json.dumps(request, ensure_ascii=True).encode("ascii")
-        ctx.set_progress(0.0, [stage("python", 1, 0, 1)])
         try:
             try:
                 write_all(self.cmd_write, _FRAME.pack(len(body)) + body)

@@ -20,6 +20,7 @@ from .engine_base import (
 
 
 def run_shell(ctx: JobContext, control: Control) -> None:
+    ctx.set_progress(0.0, [stage("shell", 1, 0, 1)])
     bash = shutil.which("bash")
     if bash is None:
         raise EngineError("The shell engine needs bash, and this machine has none on its PATH.",
@@ -33,7 +34,6 @@ def run_shell(ctx: JobContext, control: Control) -> None:
     results = Results(ctx.result_dir)
     spool = TextSpool(results, f"shell-{ctx.task_id}")
     errors = LineLog(ctx.log, lambda line: "WARN")
-    ctx.set_progress(0.0, [stage("shell", 1, 0, 1)])
     try:
         proc = subprocess.Popen([bash, script], cwd=ctx.workspace, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -196,13 +196,13 @@ class Databases:
 
 
 class SqlJob:
-    def __init__(self, ctx: JobContext, control: Control, cursor: Any) -> None:
+    def __init__(self, ctx: JobContext, control: Control) -> None:
         self.ctx = ctx
         self.control = control
-        self.cursor = cursor
+        self.cursor: Any = None
         self.run_type = ctx.run_type.lower()
         self.statements = split_statements(ctx.code)
-        self.current = 0
+        self.current = 1
         self.results = Results(ctx.result_dir)
         self._done = threading.Event()
         self._last: tuple[float, int] | None = None
@@ -234,7 +234,7 @@ class SqlJob:
             if percent is not None and percent >= 0:
                 self.progress(percent / 100.0)
 
-    def run(self) -> None:
+    def run(self, databases: Databases) -> None:
         import duckdb
 
         ctx = self.ctx
@@ -242,6 +242,16 @@ class SqlJob:
         if not total:
             ctx.log("INFO", "The job holds no SQL statement to run.")
             return
+        self.progress(0.0)
+        self.cursor = databases.cursor(ctx.workspace)
+        try:
+            self.run_statements(duckdb)
+        finally:
+            self.cursor.close()
+
+    def run_statements(self, duckdb: Any) -> None:
+        ctx = self.ctx
+        total = len(self.statements)
         for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false",
                         "SET progress_bar_time = 0"):
             self.cursor.execute(setting)

@@ -25,7 +25,7 @@ from .engine_base import (
     DATABASE_NOT_FOUND, ENGINE_NOT_AVAILABLE, FIELD_NOT_FOUND, FUNCTION_NOT_FOUND, KILLED,
     PYTHON_EXECUTE_ERROR, PYTHON_RUN_TYPES, PYTHON_STOPPED, SHELL_CODE_IS_WRONG, SHELL_RUN_TYPES,
     SQL_ERROR, SQL_RUN_TYPES, TABLE_EXISTS, TABLE_NOT_FOUND, TYPE_MISMATCH, Control, EngineError,
-    JobContext, has_exited, killed_error,
+    JobContext, has_exited, killed_error, stage,
 )
 from .engine_python import PythonProcess
 from .engine_shell import run_shell
@@ -89,11 +89,7 @@ class EngineManager:
             if ctx.cancelled.is_set():
                 raise killed_error()
             if run_type in SQL_RUN_TYPES:
-                cursor = self._databases.cursor(ctx.workspace)
-                try:
-                    SqlJob(ctx, control, cursor).run()
-                finally:
-                    cursor.close()
+                SqlJob(ctx, control).run(self._databases)
             elif run_type in PYTHON_RUN_TYPES:
                 self._run_python(ctx, control)
             else:
@@ -134,6 +130,7 @@ class EngineManager:
     # -- python --------------------------------------------------------------------------------
 
     def _run_python(self, ctx: JobContext, control: Control) -> None:
+        ctx.set_progress(0.0, [stage("python", 1, 0, 1)])
         key = (ctx.user, ctx.creator)
         with self._lock:
             key_lock = self._python_locks.setdefault(key, threading.Lock())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -103,10 +104,13 @@ class Jobs:
 
 
 def alive(pid: int) -> bool:
-    """Whether a process exists (a zombie counts as gone)."""
+    """Whether a process exists. A zombie counts as gone, once all its threads are: the leader
+    of a threaded process turns zombie before the others have finished exiting."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
     except FileNotFoundError:
         return False
 
