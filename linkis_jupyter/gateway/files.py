@@ -33,6 +33,7 @@ WORKSPACE_ERRORS = {
 RESULTSET_ROW_LIMIT = 100000
 FILE_SIZE_LIMIT = 30 * 1024 * 1024
 
+
 def workspace_error(code: int, *args: Any) -> ApiError:
     desc = WORKSPACE_ERRORS[code]
     for i, a in enumerate(args):
@@ -47,11 +48,11 @@ def read_page(path: Path, page: int, page_size: int, null_value: str) -> tuple[s
         reader = dolphin.ResultSetFile(path)
         return reader.type, reader.metadata, reader.page(page, page_size, null_value)
     except dolphin.DolphinError as e:
-        raise ApiError(1, f"error code(错误码): 80014, error message(错误信息): {e}.") from None
+        raise ApiError(1, f"Failed to read the result set(读取结果集失败): {e}") from None
 
 
 class FilesystemRoutes(BaseHandler):
-    # == /filesystem ==================================================================================
+    """/filesystem/getDirFileTrees, openFile, openLog, resultsetToExcel."""
 
     def user_file(self, raw: str | None) -> Path:
         """The path asked for, resolved, if it lies in the user's own area; otherwise 80010."""

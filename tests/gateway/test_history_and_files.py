@@ -223,3 +223,12 @@ def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path
     assert task["status"] == "Failed" and "stopped while the job was running" in task["errDesc"]
     log = ok(api.get("/filesystem/openLog", path=task["logPath"]))["log"][3]
     assert log.rstrip("\n").endswith("Sorry. Your job completed with a status Failed. You can view logs for the reason.")
+
+
+def test_a_damaged_result_file_is_an_error_not_a_crash(gateway, alice):
+    bad = gateway.data_dir / "users" / "alice" / "_9.dolphin"
+    bad.write_bytes(b"not a result set")
+    assert "Failed to read the result set" in err(alice.get("/filesystem/openFile", path=str(bad)))
+    missing = gateway.data_dir / "users" / "alice" / "_404.dolphin"
+    assert "80013" in err(alice.get("/filesystem/openFile", path=str(missing)))
+    assert "80013" in err(alice.get("/filesystem/openLog", path=str(missing)))
