@@ -227,6 +227,7 @@ def test_jobs_running_at_a_crash_are_failed_on_restart(gateway_factory, tmp_path
 
 def test_a_damaged_result_file_is_an_error_not_a_crash(gateway, alice):
     bad = gateway.data_dir / "users" / "alice" / "_9.dolphin"
+    bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b"not a result set")
     assert "Failed to read the result set" in err(alice.get("/filesystem/openFile", path=str(bad)))
     missing = gateway.data_dir / "users" / "alice" / "_404.dolphin"
