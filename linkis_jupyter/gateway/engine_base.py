@@ -40,6 +40,9 @@ ENGINE_NOT_AVAILABLE = 31002
 KILLED_TEXT = "Job is killed by user(任务被用户kill)"
 # A line of process output longer than this is stored in pieces.
 MAX_LINE = 8 << 20
+# Longer log lines from a job are cut, as a Linkis engine cuts what it sends to the entrance
+# (linkis.ec.send.log.entrance.limit.length).
+LOG_LINE_LIMIT = 2000
 _SECRET_ENV = re.compile(r"TOKEN|PASSW|SECRET|CREDENTIAL|API_?KEY|PRIVATE", re.I)
 
 
@@ -219,7 +222,7 @@ class LineLog:
                 self._emit(line)
 
     def _emit(self, line: bytes | bytearray) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\r")
+        text = clip(line[:LOG_LINE_LIMIT * 4].decode("utf-8", "replace").rstrip("\r"))
         if text.strip():
             self.last = text
         self.log(self.classify(text), text)
@@ -228,6 +231,10 @@ class LineLog:
         if self.partial:
             self._emit(self.partial)
             self.partial = bytearray()
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= LOG_LINE_LIMIT else text[:LOG_LINE_LIMIT] + "..."
 
 
 _ERROR_LINE = re.compile(
@@ -251,6 +258,8 @@ def has_exited(proc: subprocess.Popen[bytes]) -> bool:
     """Whether the process has ended, without reaping it: its process group id stays ours."""
     if proc.returncode is not None:
         return True
+    if not hasattr(os, "waitid"):  # macOS: reaping is the only way to know
+        return proc.poll() is not None
     try:
         info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:

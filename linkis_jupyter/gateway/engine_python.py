@@ -24,7 +24,7 @@ from typing import Any
 from . import dolphin
 from .engine_base import (
     PYTHON_EXECUTE_ERROR, PYTHON_STOPPED, Control, EngineError, JobContext, LineLog,
-    Results, TextSpool, has_exited, job_env, kill_group, killed_error, read_chunk,
+    Results, TextSpool, clip, has_exited, job_env, kill_group, killed_error, read_chunk,
     stderr_level, write_all,
 )
 
@@ -214,8 +214,10 @@ class PythonProcess:
                         for frame in self._frames():
                             event = frame.get("event")
                             if event == "log":
+                                level = frame.get("level")
+                                level = level if level in ("WARN", "ERROR") else "INFO"
                                 for line in str(frame.get("text", "")).splitlines() or [""]:
-                                    ctx.log(str(frame.get("level", "INFO")), line)
+                                    ctx.log(level, clip(line))
                             elif event == "table":
                                 tables.add(int(frame.get("seq", 0)))
                             elif event == "done" and done is None:

@@ -27,7 +27,7 @@ def run_shell(ctx: JobContext, control: Control) -> None:
                           ENGINE_NOT_AVAILABLE)
     ctx.workspace.mkdir(parents=True, exist_ok=True)
     fd, script = tempfile.mkstemp(prefix=f"linkis-{ctx.task_id}-", suffix=".sh")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
         f.write(ctx.code)
         if not ctx.code.endswith("\n"):
             f.write("\n")

@@ -23,6 +23,12 @@ echo 'second warning' >&2
     assert warnings == ["a warning", "second warning"]
 
 
+def test_long_stderr_lines_are_cut_in_the_log_not_in_the_result(jobs: Jobs) -> None:
+    run = jobs.run("printf 'y%.0s' $(seq 5000) >&2; echo >&2; printf 'z%.0s' $(seq 5000)", "sh").ok()
+    assert ("WARN", "y" * 2000 + "...") in run.logs
+    assert run.rows() == [["z" * 5000]]
+
+
 def test_no_output_means_no_result_set(jobs: Jobs) -> None:
     run = jobs.run("true", "sh").ok()
     assert run.files() == []
