@@ -269,14 +269,19 @@ def _builtins(run_date: date, now: datetime, given: Mapping[str, _Var]) -> dict[
 
 
 def custom_variables(code: str, language: str | None) -> dict[str, str]:
-    """`--@set name=value` (SQL) or `#@set name=value` (Python, shell) definitions in the code."""
+    """`--@set name=value` (SQL) or `#@set name=value` (Python, shell) definitions in the code.
+
+    As in Linkis (VariableUtils.getCustomVar) a definition may follow other text on its line,
+    and a definition line must hold exactly one `=`.
+    """
     prefixes = [_SET_PREFIX[language]] if language in _SET_PREFIX else (
         ["--", "#"] if language is None else [])
+    if not prefixes:
+        return {}
+    definition = re.compile("|".join(re.escape(p) + r"@set\s*\S" for p in prefixes))
     found: dict[str, str] = {}
     for line in code.split("\n"):
-        stripped = line.strip()
-        prefix = next((p for p in prefixes if stripped.startswith(p + "@set")), None)
-        if prefix is None:
+        if not definition.search(line):
             continue
         clear = line[:-1] if line.endswith(";") else line
         parts = clear.split("=")
@@ -284,9 +289,9 @@ def custom_variables(code: str, language: str | None) -> dict[str, str]:
             raise VariableError.wrap(
                 f"{line} var defined uncorrectly" if len(parts) > 2
                 else f"var was defined uncorrectly:{line}", 20044 if len(parts) > 2 else 20045)
-        name = parts[0].split("@set", 1)[1].strip()
-        if name:
-            found[name] = parts[1].strip()
+        name_part = parts[0].split("@set")
+        if len(name_part) == 2 and name_part[1].strip():
+            found[name_part[1].strip()] = parts[1].strip()
     return found
 
 

@@ -24,7 +24,8 @@ echo 'second warning' >&2
 
 
 def test_long_stderr_lines_are_cut_in_the_log_not_in_the_result(jobs: Jobs) -> None:
-    run = jobs.run("printf 'y%.0s' $(seq 5000) >&2; echo >&2; printf 'z%.0s' $(seq 5000)", "sh").ok()
+    code = "printf 'y%.0s' $(seq 5000) >&2; echo >&2; printf 'z%.0s' $(seq 5000)"
+    run = jobs.run(code, "sh").ok()
     assert ("WARN", "y" * 2000 + "...") in run.logs
     assert run.rows() == [["z" * 5000]]
 

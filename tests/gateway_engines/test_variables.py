@@ -119,3 +119,14 @@ def test_bad_run_date_is_one_clear_error() -> None:
     with pytest.raises(VariableError, match="run_date must be a date as yyyyMMdd"):
         substitute("${run_date}", {"run_date": "yesterday"}, NOW)
     assert substitute("${run_date}", {"run_date": "2024-02-29"}, NOW) == "20240229"
+
+
+def test_set_definitions_as_linkis_reads_them() -> None:
+    code = "select 1; --@set day = 20240101;\n  --@set  n=5\nselect ${day}, ${n+1}"
+    assert substitute(code, {}, NOW, "sql").endswith("select 20240101, 6")
+    with pytest.raises(VariableError) as raised:
+        substitute("--@set broken\nselect 1", {}, NOW, "sql")
+    assert raised.value.code == 20045
+    with pytest.raises(VariableError) as raised:
+        substitute("--@set a=b=c\nselect 1", {}, NOW, "sql")
+    assert raised.value.code == 20044
