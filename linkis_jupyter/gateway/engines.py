@@ -135,9 +135,12 @@ class EngineManager:
         with self._lock:
             key_lock = self._python_locks.setdefault(key, threading.Lock())
         # One job at a time per process; a second job of the same user and creator waits.
-        while not key_lock.acquire(timeout=0.1):
-            if control.stop_requested():
-                raise killed_error()
+        if not key_lock.acquire(blocking=False):
+            ctx.log("INFO", f"Waiting for the Python engine of {ctx.user}/{ctx.creator}: it runs "
+                    "one job at a time.")
+            while not key_lock.acquire(timeout=0.1):
+                if control.stop_requested():
+                    raise killed_error()
         try:
             process = self._python(ctx, key)
             ctx.log("INFO", f"Python job running in the Python {process.version} engine of "

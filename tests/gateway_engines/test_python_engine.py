@@ -213,3 +213,16 @@ def test_a_process_that_died_while_idle_is_replaced(jobs: Jobs) -> None:
     assert second.text() == "False"
     assert "while idle" in second.log("WARN")
     assert pid_of(second.log()) != pid
+
+
+def test_jobs_of_one_engine_run_one_at_a_time(jobs: Jobs) -> None:
+    gate = jobs.root / "users" / "alice" / "gate"
+    first = jobs.start(f"import pathlib, sys, time\nprint('first in', file=sys.stderr)\n"
+                       f"while not pathlib.Path({str(gate)!r}).exists():\n    time.sleep(0.01)\n"
+                       "shared = 'from the first'", "python")
+    first.wait_for_log("first in")
+    second = jobs.start("print(shared)", "python")
+    second.wait_for_log("runs one job at a time")
+    gate.write_text("go")
+    first.wait().ok()
+    assert second.wait().ok().text() == "from the first"
