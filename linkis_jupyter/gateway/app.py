@@ -310,8 +310,13 @@ class GatewayHandler(FilesystemRoutes):
         assert self.who is not None
         params = params if isinstance(params, dict) else {}
         variable = params.get("variable") if isinstance(params.get("variable"), dict) else {}
+        values = {str(k): "" if v is None else str(v) for k, v in variable.items()}
+        # Linkis' entrance adds who submits and who runs the job (VariableUtils' user variables).
+        values.setdefault("user", self.who.user)
+        values.setdefault("execute_user", self.who.user)
+        values.setdefault("submit_user", self.who.login_user)
         try:
-            code = variables.substitute(code, {str(k): "" if v is None else str(v) for k, v in variable.items()})
+            code = variables.substitute(code, values, run_type=run_type.strip().lower())
         except Exception as e:  # a bad variable is the user's mistake, answered in one line
             raise ApiError(1, f"error code(错误码): 20050, error message(错误信息): Failed to substitute "
                               f"variables: {e}.") from None

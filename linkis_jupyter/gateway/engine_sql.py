@@ -255,6 +255,9 @@ class SqlJob:
         for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false",
                         "SET progress_bar_time = 0"):
             self.cursor.execute(setting)
+        # Relative paths read (read_csv('sales.csv')) are in the user's own area,
+        # where shell and Python jobs write their files too.
+        self.cursor.execute("SET file_search_path = ?", [str(ctx.workspace)])
         self.control.on_stop = self.cursor.interrupt
         watcher = threading.Thread(target=self.watch, name=f"linkis-sql-progress-{ctx.task_id}",
                                    daemon=True)
