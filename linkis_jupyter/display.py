@@ -103,7 +103,8 @@ class Status:
             parts.append(f"{self.progress:.0%}")
         if self.elapsed is not None:
             parts.append(format_elapsed(self.elapsed))
-        if self.stages:
+        if self.stages and not (self.state is not None and self.state.is_terminal):
+            # Once the job has ended, the last counts polled are stale ("1 running").
             parts.append(format_stages(self.stages))
         counts = []
         if self.errors:

@@ -484,7 +484,8 @@ class LinkisMagics(Magics):
             raise UsageError("%linkis connect: a token needs a user too (--user NAME)")
         if client.auth_method == "none":
             self._use_client(client)
-            print(f"Gateway {client.gateway_url}: run `%linkis login --user NAME` to log in")
+            how = "`%linkis login`" if client.user else "`%linkis login --user NAME`"
+            print(f"Gateway {client.gateway_url}: run {how} to log in")
             return
         # Checked before it replaces the current connection, so a failed connect changes nothing.
         try:
