@@ -32,7 +32,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validat
 
 from .client import LinkisClient
 from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
-from .errors import ConfigError, JobError, LinkisError, LinkisTimeoutError
+from .errors import ConfigError, JobError, LinkisError
 from .job import Job, JobSpec, JobState
 from .results import ResultSet, ResultType
 
@@ -401,8 +401,9 @@ class LinkisMagics(Magics):
         except JobError as e:
             reporter.finish(JobState.from_wire(e.state))
             raise
-        except LinkisTimeoutError:
-            reporter.finish(job.state, note="stopped waiting; the job still runs")
+        except LinkisError:
+            # A wait timeout, or the gateway stopped answering: the job itself may well go on.
+            reporter.finish(job.state, note=f"stopped waiting; `%linkis attach {job.task_id}` follows it again")
             raise
         finally:
             with self._running_lock:

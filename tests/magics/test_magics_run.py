@@ -261,3 +261,67 @@ def test_defaults_come_from_config(linkis: Any, capsys: Any) -> None:
     linkis.run_line_magic("config", "LinkisMagics.variables = {'who': 'config'}")
     linkis.run_cell_magic("linkis", LIMIT, "echo hello ${who}")
     assert "hello config" in capsys.readouterr().out
+
+
+def test_a_wait_timeout_stops_waiting_but_not_the_job(linkis: Any, gateway: Any, recorder: RecordingPublisher) -> None:
+    from linkis_jupyter.errors import LinkisTimeoutError
+
+    with pytest.raises(LinkisTimeoutError, match="still Running after 0.5 s"):
+        linkis.run_cell_magic("linkis", "-e shell --progress text --log none --timeout 0.5", "sleep 30")
+    (task,) = task_ids(recorder.texts())
+    assert recorder.texts()[-1].endswith(f"stopped waiting; `%linkis attach {task}` follows it again")
+    assert gateway_task(gateway, task)["status"] == "Running"
+    linkis.run_line_magic("linkis", f"kill {task}")
+    assert gateway_task(gateway, task)["status"] == "Cancelled"
+
+
+def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any, gateway: Any, capsys: Any) -> None:
+    # Once the first interrupt has sent the kill, the gateway answers status requests only after
+    # 5 s, so the confirmation takes long; a second interrupt (a real SIGINT, as the stop button
+    # sends) ends the wait for it.
+    import signal
+
+    main = threading.main_thread().ident
+    assert main is not None
+    inside = threading.Event()
+    timers: list[threading.Timer] = []
+
+    def second() -> None:
+        if inside.is_set():
+            signal.pthread_kill(main, signal.SIGINT)
+
+    def first() -> None:
+        gateway.faults.set(stall_rate=1.0, stall_seconds=5.0, paths=r"/status|/jobhistory/\d+/get")
+        signal.pthread_kill(main, signal.SIGINT)
+        timer = threading.Timer(0.8, second)
+        timers.append(timer)
+        timer.start()
+
+    def hook(record: dict[str, Any]) -> None:
+        if not timers and " · Running" in record["data"].get("text/plain", ""):
+            timer = threading.Timer(0.3, first)
+            timers.append(timer)
+            timer.start()
+
+    recorder = RecordingPublisher(linkis, hook)
+    linkis.display_pub = recorder
+    inside.set()
+    try:
+        result = linkis.run_cell(f"%%linkis -e shell --progress text --log none {LIMIT}\nsleep 30")
+    finally:
+        inside.clear()
+        for timer in timers:
+            timer.join(5)
+        gateway.faults.clear()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    (task,) = task_ids(recorder.texts())
+    err = capsys.readouterr().err
+    assert f"Linkis job {task} may still be running (stopped waiting for the kill to be confirmed)" in err
+    assert f"%linkis status {task}" in err
+    assert recorder.texts()[-1].endswith("kill not confirmed")
+    # The kill itself had been sent: the job did end Cancelled.
+    deadline = time.monotonic() + 10
+    while gateway_task(gateway, task)["status"] != "Cancelled" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gateway_task(gateway, task)["status"] == "Cancelled"
+    assert linkis.run_cell(f"%%linkis -e shell --progress none --log none {LIMIT}\necho fine").success
