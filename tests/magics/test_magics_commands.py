@@ -222,3 +222,30 @@ def test_download_streams_the_csv_export(linkis: Any, tmp_path: Path, capsys: An
     bad = run_job(linkis, "", "select * from missing_table")
     with pytest.raises(UsageError, match="is Failed, it has no results"):
         linkis.run_line_magic("linkis", f"download {bad} {target}")
+
+
+def test_result_shows_html_pictures_and_text(linkis: Any, gateway: Any, recorder: RecordingPublisher,
+                                             capsys: Any) -> None:
+    # The embedded engines write TABLE and TEXT result sets only; HTML and PICTURE ones (Spark's
+    # and Python's display helpers make them on a real Linkis) are put beside a finished job's
+    # table in Linkis' own file format, and served by the gateway like any other.
+    import base64
+    from urllib.parse import urlparse
+
+    from linkis_jupyter.gateway import dolphin
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
+    task = run_job(linkis, "", "select 1 as a")
+    folder = Path(urlparse(gateway_task(gateway, task)["resultLocation"]).path)
+    dolphin.write_result_set(folder / "_1.dolphin", dolphin.HTML, None, [["<b>bold</b> words"]])
+    dolphin.write_result_set(folder / "_2.dolphin", dolphin.PICTURE, None, [[base64.b64encode(png).decode()]])
+    dolphin.write_result_set(folder / "_3.dolphin", dolphin.TEXT, None, [["plain"], ["lines"]])
+    value = linkis.run_line_magic("linkis", f"result {task}")
+    assert value is None  # the last result set is text, not a table
+    bundles = [o["data"] for o in recorder.outputs]
+    assert "text/html" in bundles[0] and ">a<" in bundles[0]["text/html"].replace(" ", "")
+    assert bundles[1]["text/html"] == "<b>bold</b> words"
+    assert base64.b64decode(bundles[2]["image/png"]) == png
+    assert "plain\nlines" in capsys.readouterr().out
