@@ -210,6 +210,10 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+def _texts(settings: dict[Any, Any]) -> dict[str, str]:
+    return {str(key): _param_text(value) for key, value in settings.items()}
+
+
 @magics_class
 class LinkisMagics(Magics):
     """The `%%linkis` cell magic and the `%linkis` line magic."""
@@ -221,13 +225,13 @@ class LinkisMagics(Magics):
                        "LinkisMagics.engine, not to an engine given with -e.").tag(config=True)
     creator = Unicode("IDE", help="The creator in the userCreator label (Linkis' own default is IDE).").tag(
         config=True)
-    variables = Dict(value_trait=Unicode(), help="Linkis variables sent with every job; --var adds and "
+    variables = Dict(help="Linkis variables sent with every job; --var adds and "
                      "overrides.").tag(config=True)
-    startup = Dict(value_trait=Unicode(), help="Engine startup parameters of every job; --startup adds and "
+    startup = Dict(help="Engine startup parameters of every job; --startup adds and "
                    "overrides.").tag(config=True)
-    runtime = Dict(value_trait=Unicode(), help="Runtime parameters of every job; --runtime adds and "
+    runtime = Dict(help="Runtime parameters of every job; --runtime adds and "
                    "overrides.").tag(config=True)
-    labels = Dict(value_trait=Unicode(), help="Extra labels of every job; --label adds and overrides.").tag(
+    labels = Dict(help="Extra labels of every job; --label adds and overrides.").tag(
         config=True)
     max_rows = Int(10000, help="Rows read per result set unless -n is given; -1 reads all.").tag(config=True)
     quiet = Bool(False, help="Show no results unless told otherwise (-q).").tag(config=True)
@@ -322,10 +326,10 @@ class LinkisMagics(Magics):
         if options.run_type is None and not engine_given:
             options.run_type = self.run_type
         options.creator = options.creator if options.creator is not None else self.creator
-        options.variables = {**self.variables, **self._pairs("--var", options.var)}
-        options.startup = {**self.startup, **self._pairs("--startup", options.startup)}
-        options.runtime = {**self.runtime, **self._pairs("--runtime", options.runtime)}
-        options.labels = {**self.labels, **self._pairs("--label", options.label)}
+        options.variables = {**_texts(self.variables), **self._pairs("--var", options.var)}
+        options.startup = {**_texts(self.startup), **self._pairs("--startup", options.startup)}
+        options.runtime = {**_texts(self.runtime), **self._pairs("--runtime", options.runtime)}
+        options.labels = {**_texts(self.labels), **self._pairs("--label", options.label)}
         self._fill_delivery_defaults(options)
         options.progress = options.progress or self.progress
         options.log = options.log or self.log

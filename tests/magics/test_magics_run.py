@@ -258,9 +258,9 @@ def test_defaults_come_from_config(linkis: Any, capsys: Any) -> None:
     linkis.run_line_magic("config", "LinkisMagics.engine = 'shell'")
     linkis.run_line_magic("config", "LinkisMagics.progress = 'none'")
     linkis.run_line_magic("config", "LinkisMagics.log = 'none'")
-    linkis.run_line_magic("config", "LinkisMagics.variables = {'who': 'config'}")
-    linkis.run_cell_magic("linkis", LIMIT, "echo hello ${who}")
-    assert "hello config" in capsys.readouterr().out
+    linkis.run_line_magic("config", "LinkisMagics.variables = {'who': 'config', 'n': 3}")
+    linkis.run_cell_magic("linkis", LIMIT, "echo hello ${who} ${n}")
+    assert "hello config 3" in capsys.readouterr().out
 
 
 def test_a_wait_timeout_stops_waiting_but_not_the_job(linkis: Any, gateway: Any, recorder: RecordingPublisher) -> None:
