@@ -1,0 +1,189 @@
+"""JupyterLab in headless Chromium: a Linkis Spark SQL notebook against the embedded gateway.
+
+What a user sees: the kernel picked from the notebook's metadata with no dialog, a running
+query's progress bar and label (task id, state), its log lines, then the result table; and the
+toolbar's stop button cancelling a long job on the gateway. Screenshots go to
+test-artifacts/browser/.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+
+from lab_server import CHROMIUM, Lab, artifact
+
+if not CHROMIUM.exists():
+    pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[test]')"
+)
+expect = sync_api.expect
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+# A few seconds of DuckDB work on a 2-core machine; seven rows that can be checked exactly.
+ROWS = 250_000_000
+QUERY = f"select i % 7 as remainder, count(*) as n\nfrom range({ROWS}) t(i)\ngroup by i % 7\norder by remainder"
+# About 100 billion rows: minutes of work, so only the stop button ends it during the test.
+LONG_QUERY = "select count(*) as n from range(100000000000) t(i) where i % 7 = 3"
+
+WAIT = 60_000
+DIALOG = ".jp-Dialog"
+TOOLBAR = ".jp-NotebookPanel-toolbar"
+BAR = ".jupyter-widgets.widget-hprogress .progress-bar"
+LABEL = ".jupyter-widgets.widget-label"
+API = "/api/rest_j/v1"
+
+# Records every distinct state of a cell's output as the browser renders it, so that states
+# shorter than a Playwright poll can still be checked afterwards.
+RECORD_CELL = """([index, labelSelector, barSelector]) => {
+  const cell = document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell')[index];
+  const seen = window.linkisCellStates = [];
+  const record = () => {
+    const label = cell.querySelector(labelSelector);
+    const bar = cell.querySelector(barSelector);
+    const logs = [...cell.querySelectorAll('pre.linkis-log')].map((pre) => pre.textContent).join('\\n');
+    const state = {
+      label: label ? label.textContent : null,
+      bar: bar ? bar.className + ' ' + bar.style.width : null,
+      statementLogged: logs.includes('SQL statement 1/1'),
+      table: cell.querySelector('table.dataframe') !== null,
+    };
+    const last = seen[seen.length - 1];
+    if (!last || JSON.stringify(last) !== JSON.stringify(state)) seen.push(state);
+  };
+  new MutationObserver(record).observe(cell, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def write_notebook(lab: Lab, name: str, *cells: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "linkis-spark-sql", "display_name": "Linkis Spark SQL", "language": "sql"}
+    nb.metadata["language_info"] = {"name": "sql"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, str(lab.root / name))
+    return name
+
+
+def no_dialog(page: Any, where: str) -> None:
+    """A kernel picker or an error dialog means the flow broke: fail with its text and a screenshot."""
+    dialog = page.locator(DIALOG)
+    if dialog.count():
+        path = artifact("dialog-" + re.sub(r"\W+", "-", where) + ".png")
+        page.screenshot(path=str(path))
+        pytest.fail(f"JupyterLab showed a dialog {where} (screenshot {path}): {dialog.first.inner_text()!r}")
+
+
+def wait_visible(page: Any, locator: Any, where: str) -> None:
+    """Wait for `locator`, failing at once if a dialog shows up instead."""
+    locator.or_(page.locator(DIALOG)).first.wait_for(state="visible", timeout=WAIT)
+    no_dialog(page, where)
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    page.goto(lab.open_url(name))
+    wait_visible(page, page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first, "opening the notebook")
+    wait_visible(page, page.locator(f"{TOOLBAR} .jp-KernelName", has_text="Linkis Spark SQL"), "picking the kernel")
+    wait_visible(page, page.locator(f"{TOOLBAR} .jp-Notebook-ExecutionIndicator[data-status='idle']"), "starting the kernel")
+    # The file browser takes a third of the window; the notebook is what the screenshots are of.
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    expect(page.locator("#jp-left-stack")).to_be_hidden(timeout=WAIT)
+
+
+def run_cell(page: Any, index: int) -> Any:
+    cell = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+    return cell
+
+
+def gateway_jobs(gateway: Any) -> list[dict]:
+    """The gateway's job history for the test user, newest first, over HTTP."""
+    reply = requests.get(
+        gateway.url + API + "/jobhistory/list",
+        params={"pageSize": 20},
+        headers={"Token-Code": gateway.token, "Token-User": gateway.user},
+        timeout=10,
+    ).json()
+    assert reply["status"] == 0, reply
+    return sorted(reply["data"]["tasks"], key=lambda task: task["taskID"], reverse=True)
+
+
+def newest_job(gateway: Any, states: set[str], timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = gateway_jobs(gateway)
+        if jobs and jobs[0]["status"] in states:
+            return jobs[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the newest job on the gateway is not in {sorted(states)}: {jobs[:1]}")
+        time.sleep(0.2)
+
+
+def test_query_shows_progress_logs_and_table(gateway, lab: Lab, page: Any) -> None:
+    open_notebook(page, lab, write_notebook(lab, "spark-sql.ipynb", QUERY))
+    page.evaluate(RECORD_CELL, [0, LABEL, BAR])
+    cell = run_cell(page, 0)
+
+    # The widget with its label naming the task, then the first log lines (the statement starting).
+    bar = cell.locator(BAR)
+    label = cell.locator(LABEL)
+    wait_visible(page, bar, "while the query runs")
+    expect(label).to_contain_text("Linkis task", timeout=WAIT)
+    task_id = int(re.search(r"Linkis task (\d+)", label.inner_text()).group(1))
+    assert gateway_jobs(gateway)[0]["taskID"] == task_id
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("SQL statement 1/1", timeout=WAIT)
+    page.screenshot(path=str(artifact("query-running.png")))
+
+    # Then the table, under the bar (now full and green) and the log.
+    table = cell.locator("table.dataframe")
+    wait_visible(page, table, "waiting for the result table")
+    counts = {r: ROWS // 7 + (1 if r < ROWS % 7 else 0) for r in range(7)}
+    rows = [[c.strip() for c in row.split("\t")] for row in table.locator("tbody tr").all_inner_texts()]
+    assert rows == [[str(r), str(r), str(n)] for r, n in counts.items()]
+    expect(table.locator("thead")).to_contain_text("remainder")
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"), timeout=WAIT)
+    expect(label).to_contain_text(f"Linkis task {task_id} · Succeed", timeout=WAIT)
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("Statement 1/1 done", timeout=WAIT)
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT)  # no longer [*]
+    no_dialog(page, "after the query")
+    page.screenshot(path=str(artifact("query-done.png")))
+    assert newest_job(gateway, {"Succeed"}, timeout=10)["taskID"] == task_id
+
+    # What the cell showed on the way, however fast the job was on this machine: the label said
+    # Running, and the statement's log line was on screen, before the table arrived.
+    seen = page.evaluate("window.linkisCellStates")
+    running = [s for s in seen if not s["table"] and re.search(rf"Linkis task {task_id} · Running", s["label"] or "")]
+    assert running, seen
+    assert any(s["statementLogged"] for s in running), seen
+
+
+def test_stop_button_cancels_the_job(gateway, lab: Lab, page: Any) -> None:
+    open_notebook(page, lab, write_notebook(lab, "long-job.ipynb", LONG_QUERY))
+    cell = run_cell(page, 0)
+
+    bar = cell.locator(BAR)
+    wait_visible(page, bar, "while the long job runs")
+    label = cell.locator(LABEL)
+    expect(label).to_have_text(re.compile(r"Linkis task \d+ · Running"), timeout=WAIT)
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("SQL statement 1/1", timeout=WAIT)
+    job = newest_job(gateway, {"Running"})
+    page.screenshot(path=str(artifact("long-job-running.png")))
+
+    page.locator(f"{TOOLBAR} [data-command='notebook:interrupt-kernel']").click()
+    output = cell.locator(".jp-OutputArea")
+    expect(output).to_contain_text(f"Linkis job {job['taskID']} cancelled", timeout=WAIT)
+    expect(output).to_contain_text("KeyboardInterrupt", timeout=WAIT)
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-danger\b"), timeout=WAIT)
+    expect(label).to_have_text(re.compile(rf"Linkis task {job['taskID']} · Cancelled"), timeout=WAIT)
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT)  # no longer [*]
+    no_dialog(page, "after the stop button")
+    page.screenshot(path=str(artifact("long-job-cancelled.png")))
+    cancelled = newest_job(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"})
+    assert cancelled["taskID"] == job["taskID"]
+    assert cancelled["status"] == "Cancelled"
