@@ -18,11 +18,13 @@ from __future__ import annotations
 import getpass
 import keyword
 import shlex
+import signal
 import sys
 import threading
 from argparse import HelpFormatter, Namespace
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -37,6 +39,30 @@ from .job import Job, JobSpec, JobState
 from .results import ResultSet, ResultType
 
 __all__ = ["LinkisMagics"]
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[list[int]]:
+    """Hold a first SIGINT until the block ends (the list it yields then holds it); a second one
+    raises KeyboardInterrupt at once. Outside the main thread, or when SIGINT is not Python's
+    default handler, nothing changes."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield held
+        return
+
+    def hold(signum: int, frame: Any) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # -- argument parsers -------------------------------------------------------------------------
@@ -250,6 +276,7 @@ class LinkisMagics(Magics):
         self._client: LinkisClient | None = None
         self._running: set[Job] = set()
         self._running_lock = threading.Lock()
+        self._shutting_down = False
 
     @validate("max_rows")
     def _check_max_rows(self, proposal: Any) -> int:
@@ -299,14 +326,16 @@ class LinkisMagics(Magics):
             return self._line_command(line)
         options = self._cell_options(line)
         spec = self._job_spec(options, cell)
-        job = Job.submit(self.client, spec)
+        job = self._submit(spec)
         self._follow(job, options)
         return self._deliver(job, options)
 
     def kill_running_jobs(self, confirm_timeout: float = 2.0) -> None:
         """Kill every job a cell of this shell is waiting on (a kernel shutting down calls this
-        from its control thread); errors are ignored, the kernel is going away."""
+        from its control thread); errors are ignored, the kernel is going away. A submit still
+        under way when this is called kills its job as soon as it returns (`_submit`)."""
         with self._running_lock:
+            self._shutting_down = True
             jobs = list(self._running)
         for job in jobs:
             try:
@@ -391,12 +420,29 @@ class LinkisMagics(Magics):
             )
         return spec
 
+    def _submit(self, spec: JobSpec) -> Job:
+        """Submit, and count the job as running at once, so a kernel shutdown finds it.
+
+        An interrupt while the submit is on the wire is held until its answer arrives: the job
+        may already exist on the gateway, and only the answer says which one to kill."""
+        with _interrupt_deferred() as interrupted:
+            job = Job.submit(self.client, spec)
+            with self._running_lock:
+                self._running.add(job)
+                shutting_down = self._shutting_down
+        if shutting_down or interrupted:
+            try:
+                self._kill_on_interrupt(job, make_reporter("none", "none", self.shell))
+            finally:
+                with self._running_lock:
+                    self._running.discard(job)
+            raise KeyboardInterrupt
+        return job
+
     def _follow(self, job: Job, options: Namespace) -> None:
         """Wait for the job, showing progress and log; interrupting kills the job."""
         reporter = make_reporter(options.progress, options.log, self.shell)
         reporter.start(job.task_id)
-        with self._running_lock:
-            self._running.add(job)
         try:
             job.wait(on_update=reporter, timeout=options.timeout or None)
         except KeyboardInterrupt:
