@@ -15,7 +15,7 @@ from typing import Any
 
 from . import dolphin
 from .jobs import LOG_LEVEL
-from .web import ApiError, BaseHandler, error_code_error, route
+from .web import ApiError, BaseHandler, RawJSON, error_code_error, route
 
 WORKSPACE_ERRORS = {
     80004: "The path:{0} is empty(路径:{0} 为空)!",
@@ -47,6 +47,16 @@ def read_page(path: Path, page: int, page_size: int, null_value: str) -> tuple[s
     try:
         reader = dolphin.ResultSetFile(path)
         return reader.type, reader.metadata, reader.page(page, page_size, null_value)
+    except dolphin.DolphinError as e:
+        raise ApiError(1, f"Failed to read the result set(读取结果集失败): {e}") from None
+
+
+def read_page_json(path: Path, page: int, page_size: int, null_value: str) -> tuple[str, Any, int, bytes]:
+    """One page as openFile's `fileContent` JSON, with the type, metadata and row count."""
+    try:
+        reader = dolphin.ResultSetFile(path)
+        count, content = reader.page_json(page, page_size, null_value)
+        return reader.type, reader.metadata, count, content
     except dolphin.DolphinError as e:
         raise ApiError(1, f"Failed to read the result set(读取结果集失败): {e}") from None
 
@@ -118,9 +128,10 @@ class FilesystemRoutes(BaseHandler):
         null_value = self.get_query_argument("nullValue", "") or "NULL"
         null_value = "" if null_value.upper() == "BLANK" else null_value
         if path.name.endswith(".dolphin"):
-            type_, metadata, rows = await self.blocking(read_page, path, page, page_size, null_value)
-            data: dict[str, Any] = {"metadata": metadata, "fileContent": rows, "type": type_,
-                                    "totalLine": len(rows), "page": page, "totalPage": 0}
+            type_, metadata, count, content = await self.blocking(
+                read_page_json, path, page, page_size, null_value)
+            data: dict[str, Any] = {"metadata": metadata, "fileContent": RawJSON(content), "type": type_,
+                                    "totalLine": count, "page": page, "totalPage": 0}
             if isinstance(metadata, list):
                 data["totalColumn"] = len(metadata)
             self.ok(data)

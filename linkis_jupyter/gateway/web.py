@@ -54,6 +54,15 @@ def error_code_error(code: int, desc: str) -> ApiError:
     )
 
 
+class RawJSON:
+    """A value of an answer's `data` that is already JSON (UTF-8 bytes), sent as it is."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 # -- sessions and proxy users ------------------------------------------------------------------
 
 
@@ -200,8 +209,21 @@ class BaseHandler(tornado.web.RequestHandler):
               method: str | None = None, http: int | None = None) -> None:
         self.set_status(http or HTTP_FOR_STATUS.get(status, 400))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        body = {"method": method, "status": status, "message": message, "data": data or {}}
-        self.finish(json.dumps(body, ensure_ascii=False))
+        data = data or {}
+        raw = {key: value for key, value in data.items() if isinstance(value, RawJSON)}
+        if not raw:
+            body = {"method": method, "status": status, "message": message, "data": data}
+            self.finish(json.dumps(body, ensure_ascii=False))
+            return
+        # Encoded values go in where a placeholder was encoded, so a big page is never decoded.
+        mark = secrets.token_hex(8)
+        holders = {key: f"\x00{mark}{key}\x00" for key in raw}
+        body = {"method": method, "status": status, "message": message, "data": {**data, **holders}}
+        text = json.dumps(body, ensure_ascii=False).encode()
+        for key, value in raw.items():
+            head, _, tail = text.partition(json.dumps(holders[key]).encode())
+            text = b"".join((head, value.data, tail))
+        self.finish(text)
 
     def ok(self, data: dict[str, Any] | None = None, message: str = "OK", method: str | None = None) -> None:
         self.reply(0, message, data, method or self.backend_method())
