@@ -441,13 +441,20 @@ class LinkisMagics(Magics):
 
     def _follow(self, job: Job, options: Namespace) -> None:
         """Wait for the job, showing progress and log; interrupting kills the job."""
-        reporter = make_reporter(options.progress, options.log, self.shell)
-        reporter.start(job.task_id)
+        with self._running_lock:
+            self._running.add(job)
+        reporter: JobReporter | None = None
         try:
+            # Building the reporter is inside the try: an interrupt during it (the first one
+            # imports ipywidgets) must kill the job too.
+            reporter = make_reporter(options.progress, options.log, self.shell)
+            reporter.start(job.task_id)
             job.wait(on_update=reporter, timeout=options.timeout or None)
         except KeyboardInterrupt:
-            self._kill_on_interrupt(job, reporter)
-            raise
+            self._kill_on_interrupt(job, reporter or make_reporter("none", "none", self.shell))
+            # A fresh interrupt from here: the one caught may have come from deep inside an
+            # HTTP read, and its traceback says nothing to the user.
+            raise KeyboardInterrupt from None
         except JobError as e:
             reporter.finish(JobState.from_wire(e.state))
             raise

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from jupyter_kernel_test import KernelTests, msgspec_v5
+import jupyter_kernel_test
+from jupyter_kernel_test import msgspec_v5
 
 from linkis_jupyter.gateway import EmbeddedGateway
 
@@ -22,7 +23,7 @@ msgspec_v5.schema_fragments.setdefault("comm_close", {
     "properties": dict(_COMM), "required": ["comm_id"], "additionalProperties": True})
 
 
-class GatewayKernelTests(KernelTests):
+class GatewayKernelTests(jupyter_kernel_test.KernelTests):
     """Starts an embedded gateway for the class and points the kernel at it by environment."""
 
     __test__ = False
