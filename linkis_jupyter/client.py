@@ -24,8 +24,10 @@ every request with the `Proxy-User` + `Validation-Code` headers of the Linkis HT
 is what upstream gateways with proxy.properties understand (`proxy_mode = "login"`).
 
 Retries: every GET is retried with capped exponential backoff on connection errors, timeouts and
-HTTP 502/503/504. A submit is retried only when the connection could not be made at all, so a job
-is never started twice.
+HTTP 502/503/504. A submit is sent again at once only when the connection could not be made at
+all; when its answer is lost, job history is asked first (see `submit`), so a job is never started
+twice. `Job.wait` and `Job.results` keep retrying while the gateway is unreachable, up to
+`unreachable_timeout`.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ import random
 import re
 import threading
 import time
+import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -109,6 +113,7 @@ _ENV = {
     "verify": "LINKIS_VERIFY",
     "ca_bundle": "LINKIS_CA_BUNDLE",
     "poll_interval_max": "LINKIS_POLL_INTERVAL_MAX",
+    "unreachable_timeout": "LINKIS_UNREACHABLE_TIMEOUT",
     "cli_config": "LINKIS_CLI_CONF",
     "connection_file": "LINKIS_CONNECTION_FILE",
 }
@@ -117,7 +122,7 @@ _CONFIG_NAMES = (
     "gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode",
     "api", "connect_timeout", "read_timeout", "retries", "retry_backoff", "retry_backoff_max", "verify",
     "ca_bundle", "headers", "poll_interval_min", "poll_interval_max", "page_size", "null_value",
-    "engine_versions", "cli_config", "connection_file",
+    "engine_versions", "cli_config", "connection_file", "unreachable_timeout",
 )
 # Reset the HTTP session (cookies, login) when one of these changes.
 _CONNECTION_NAMES = ("gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode")
@@ -126,6 +131,7 @@ _CLI_PREFIX = "wds.linkis.client.common."
 _RANK = {"explicit": 0, "env": 1, "file": 2, "connection": 3, "default": 4}
 _IDEMPOTENT_RETRY_HTTP = (502, 503, 504)
 _URL_OK = re.compile(r"^https?://[^/\s]+")
+_SUBMIT_KEY = "clientSubmitKey"
 
 
 class JobState(str, Enum):
@@ -415,6 +421,32 @@ def _normalize_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class _LostSubmit:
+    """What identifies a submit in job history if its answer is lost."""
+
+    code: str
+    creator: str
+    key: str
+    sent_at: float  # epoch seconds
+
+    def mark(self, body: dict[str, Any]) -> dict[str, Any]:
+        # Linkis keeps a submit's `source` map in job history (sourceJson); linkis-cli sends
+        # arbitrary source.* keys the same way.
+        source = dict(body.get("source") or {})
+        source[_SUBMIT_KEY] = self.key
+        return {**body, "source": source}
+
+    def matches(self, task: TaskInfo) -> bool:
+        source = str(task.raw.get("sourceJson") or "")
+        if _SUBMIT_KEY in source:
+            return self.key in source
+        # A gateway that keeps no source: the same code, created since this submit began.
+        if task.execution_code is None or task.execution_code.strip() != self.code.strip():
+            return False
+        return task.created is None or task.created.timestamp() >= self.sent_at - 60
+
+
 class LinkisClient(Configurable):
     """A connection to one Linkis gateway; safe to share between threads."""
 
@@ -483,6 +515,11 @@ class LinkisClient(Configurable):
     poll_interval_max = Float(
         2.0, help="Longest pause between two polls of a running job. Env: LINKIS_POLL_INTERVAL_MAX."
     ).tag(config=True)
+    unreachable_timeout = Float(
+        600.0, help="Seconds a job being waited for, its results, or the lost answer to a submit are retried "
+        "while the gateway cannot be reached (refused connections, timeouts, HTTP 502/503/504), before giving up; "
+        "0 gives up after the request's own retries. Env: LINKIS_UNREACHABLE_TIMEOUT."
+    ).tag(config=True)
     page_size = Int(
         100000, help="Rows per openFile page (Linkis allows up to 100000 by default; 5000 is used "
         "where a gateway refuses more)."
@@ -513,6 +550,8 @@ class LinkisClient(Configurable):
         self._logged_in = False
         self._login_generation = 0
         self._api_answer: str | None = None
+        # Task ids this client submitted: a lost submit answer is never matched to one of them.
+        self._submitted: deque[int] = deque(maxlen=1000)
         self._page_size_limit: int | None = None
         self._cli_cache: tuple[str, dict[str, str]] | None = None
         self._conn_cache: tuple[str, dict[str, Any]] | None = None
@@ -744,6 +783,16 @@ class LinkisClient(Configurable):
             raise TraitError("page_size must be between 1 and 100000 (Linkis' openFile limit)")
         return proposal["value"]
 
+    @default("unreachable_timeout")
+    def _default_unreachable_timeout(self) -> float:
+        return self._layered("unreachable_timeout", 600.0, float)
+
+    @validate("unreachable_timeout")
+    def _check_unreachable_timeout(self, proposal: Any) -> float:
+        if not proposal["value"] >= 0:
+            raise TraitError("unreachable_timeout must be 0 or more seconds")
+        return proposal["value"]
+
     @validate("poll_interval_min", "poll_interval_max")
     def _check_poll(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
@@ -899,19 +948,24 @@ class LinkisClient(Configurable):
         after = f" (after {tries} tries)" if tries > 1 else ""
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return LinkisTimeoutError(
-                f"{where}: no connection within {self.connect_timeout:g} s{after}", url=self.redact(url)
+                f"{where}: no connection within {self.connect_timeout:g} s{after}", url=self.redact(url),
+                transient=True, sent=False,
             )
         if isinstance(exc, requests.Timeout):
-            return LinkisTimeoutError(f"{where}: no answer within {self.read_timeout:g} s{after}", url=self.redact(url))
+            return LinkisTimeoutError(f"{where}: no answer within {self.read_timeout:g} s{after}", url=self.redact(url),
+                                      transient=True)
         if isinstance(exc, requests.exceptions.SSLError):
-            return TransportError(f"{where}: TLS failed: {self.redact(str(exc))}", url=self.redact(url))
+            return TransportError(f"{where}: TLS failed: {self.redact(str(exc))}", url=self.redact(url), sent=False)
         if _connect_failure(exc):
             return TransportError(
                 f"{where}: cannot connect to the Linkis gateway{after}; is it running at "
                 f"{self.redact(self.gateway_url)}?",
                 url=self.redact(url),
+                transient=True,
+                sent=False,
             )
-        return TransportError(f"{where}: connection failed{after}: {self.redact(str(exc))}", url=self.redact(url))
+        return TransportError(f"{where}: connection failed{after}: {self.redact(str(exc))}", url=self.redact(url),
+                              transient=True)
 
     def _envelope(self, response: requests.Response, method: str, path: str) -> tuple[dict[str, Any], str]:
         """Linkis' reply -> (`data`, `message`) on status 0; a typed error otherwise."""
@@ -920,7 +974,10 @@ class LinkisClient(Configurable):
         try:
             body = response.json()
         except ValueError:
-            raise TransportError(self._non_json_message(response, method, url), url=url, http_status=code) from None
+            raise TransportError(
+                self._non_json_message(response, method, url), url=url, http_status=code,
+                transient=code in _IDEMPOTENT_RETRY_HTTP,
+            ) from None
         if not isinstance(body, dict) or "status" not in body:
             raise TransportError(
                 f"{method} {url}: HTTP {code} with JSON that is not a Linkis reply (no 'status')",
@@ -935,7 +992,15 @@ class LinkisClient(Configurable):
         if status == 0:
             return data, message
         if status == -1:
-            raise AuthError(f"{path}: {message or 'not logged in'} (Linkis status -1, HTTP {code})", path=path, http_status=code)
+            method_name = self.auth_method
+            refused = (f"the token of user {self.user!r}" if method_name == "token"
+                       else f"the session of user {self.user!r}" if method_name == "password" else "the request")
+            raise AuthError(
+                f"the Linkis gateway at {self.redact(self.gateway_url)} refused {refused}: "
+                f"{message or 'not logged in'} ({path}, Linkis status -1, HTTP {code})",
+                path=path,
+                http_status=code,
+            )
         cls = ValidationError if status == 2 else APIError
         raise cls(message or f"HTTP {code}", status=status if status is not None else 1, path=path, http_status=code, data=data)
 
@@ -1136,13 +1201,20 @@ class LinkisClient(Configurable):
         return body
 
     def submit(self, spec: "JobSpec") -> SubmitResult:
-        """Start a job; never sent twice (only a failed connection is retried)."""
+        """Start a job, once.
+
+        A failed connection is retried. When the answer to a submit is lost (the connection
+        dropped, no answer in time, HTTP 502/503/504 from a proxy), the job may or may not exist:
+        job history is asked for the job just sent (marked with a key in its `source`, else the
+        same code, just created) and that job is followed; only when there is none is the submit
+        sent once more."""
         if not (self.execute_user or self.user) and self.auth_method != "none":
             raise ConfigError("no Linkis user configured: set LinkisClient.user or LINKIS_USER")
         api = self.api if self.api != "auto" else (self._api_answer or "submit")
+        lost = _LostSubmit(spec.code, spec.creator, uuid.uuid4().hex, time.time())
         if api == "submit":
             try:
-                data = self._submit_call("/entrance/submit", self.submit_body(spec))
+                data = self._submit_call("/entrance/submit", lost.mark(self.submit_body(spec)), lost)
             except (APIError, TransportError) as exc:
                 if self.api != "auto" or not _unknown_endpoint(exc):
                     raise
@@ -1151,24 +1223,76 @@ class LinkisClient(Configurable):
             else:
                 self._api_answer = "submit"
         if api == "execute":
-            data = self._submit_call("/entrance/execute", self.execute_body(spec))
+            data = self._submit_call("/entrance/execute", lost.mark(self.execute_body(spec)), lost)
             if self.api == "auto":
                 self._api_answer = "execute"
         exec_id = data.get("execID") or data.get("execId")
         if not exec_id:
             raise APIError("the gateway accepted the job but sent no execID", status=0, path=f"/entrance/{api}", data=data)
-        return SubmitResult(str(exec_id), _as_int(data.get("taskID", data.get("taskId"))), api)
+        result = SubmitResult(str(exec_id), _as_int(data.get("taskID", data.get("taskId"))), api)
+        if result.task_id is not None:
+            with self._lock:
+                self._submitted.append(result.task_id)
+        return result
 
-    def _submit_call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self._call("POST", path, json_body=body, idempotent=False)
-        except ValidationError:
-            raise
-        except APIError as exc:
-            if _unknown_endpoint(exc):
+    def _submit_call(self, path: str, body: dict[str, Any], lost: "_LostSubmit") -> dict[str, Any]:
+        attempts = 1 + self.retries
+        for attempt in range(attempts):
+            try:
+                return self._call("POST", path, json_body=body, idempotent=False)
+            except ValidationError:
                 raise
-            # A refused submit created no job; the refusal is about what was sent.
-            raise ValidationError(exc.message, status=exc.status, path=exc.path, http_status=exc.http_status, data=exc.data) from None
+            except APIError as exc:
+                if _unknown_endpoint(exc):
+                    raise
+                # A refused submit created no job; the refusal is about what was sent.
+                raise ValidationError(exc.message, status=exc.status, path=exc.path, http_status=exc.http_status, data=exc.data) from None
+            except TransportError as exc:
+                if not (exc.transient and exc.sent) or _unknown_endpoint(exc):
+                    raise
+                found = self._find_lost_submit(lost, exc)
+                if found is not None:
+                    return found
+                if attempt + 1 == attempts:
+                    raise TransportError(
+                        f"{exc}; job history shows no job from it, so none was started",
+                        url=exc.url, http_status=exc.http_status, transient=True, sent=False,
+                    ) from None
+                time.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _find_lost_submit(self, lost: "_LostSubmit", exc: TransportError) -> dict[str, Any] | None:
+        """The submit data (execID, taskID) of the job whose submit answer was lost, from job
+        history; None when it is not there. A gateway slow to answer may create the job late, so
+        after a timeout history is watched for another read timeout."""
+        window = self.read_timeout if isinstance(exc, LinkisTimeoutError) else 1.0
+        deadline = time.monotonic() + window
+        give_up = deadline + self.unreachable_timeout
+        since = datetime.fromtimestamp(lost.sent_at - 600, tz=timezone.utc)
+        attempt = 0
+        while True:
+            began = time.monotonic()
+            try:
+                tasks = self.list_jobs(limit=20, creator=lost.creator, start=since)
+            except TransportError as failure:
+                if not failure.transient or time.monotonic() > give_up:
+                    raise TransportError(
+                        f"{exc}; the job may have started, but job history could not be read to find out "
+                        f"(`%linkis history` shows it): {failure}",
+                        url=exc.url, http_status=exc.http_status,
+                    ) from None
+                time.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            with self._lock:
+                known = set(self._submitted)
+            for task in tasks:
+                if task.task_id not in known and lost.matches(task):
+                    exec_id = task.stronger_exec_id or task.exec_id or str(task.task_id)
+                    return {"execID": exec_id, "taskID": task.task_id}
+            if began >= deadline:
+                return None
+            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
 
     def status(self, exec_id: str, task_id: int | None = None) -> JobState:
         """Entrance status. With `task_id` a gateway answers from job history for a job that has

@@ -295,6 +295,7 @@ class JobReporter:
         status.state = snapshot.state
         status.progress = snapshot.progress
         status.elapsed = snapshot.elapsed
+        status.note = snapshot.note
         if snapshot.stages:
             status.stages = tuple(snapshot.stages)
         self.log.show(snapshot.new_log)

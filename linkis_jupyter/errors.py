@@ -47,12 +47,26 @@ class LinkisError(Exception):
 
 
 class TransportError(LinkisError):
-    """No usable answer: connection failure, timeout, or a body that is not a Linkis reply."""
+    """No usable answer: connection failure, timeout, or a body that is not a Linkis reply.
 
-    def __init__(self, message: str, *, url: str | None = None, http_status: int | None = None) -> None:
+    `transient`: the gateway could not be reached, did not answer in time, or a proxy in front
+    of it said it is unavailable (HTTP 502/503/504), so the same request may work a little later.
+    `sent`: the request may have reached the gateway (False only when no connection was made)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        http_status: int | None = None,
+        transient: bool = False,
+        sent: bool = True,
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.http_status = http_status
+        self.transient = transient
+        self.sent = sent
 
 
 class LinkisTimeoutError(TransportError, TimeoutError):

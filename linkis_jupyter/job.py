@@ -65,6 +65,7 @@ from .errors import (
     JobFailedError,
     LinkisError,
     LinkisTimeoutError,
+    TransportError,
 )
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class JobSnapshot:
     stages: tuple[StageProgress, ...]
     new_log: tuple[LogLine, ...]  # only the lines new since the previous poll
     elapsed: float  # seconds since submit
+    note: str = ""  # e.g. "gateway unreachable, retrying (12 s)" while the gateway cannot be reached
 
 
 def _classify(lines: list[str], previous: str) -> list[LogLine]:
@@ -274,7 +276,7 @@ class Job:
     def __repr__(self) -> str:
         return f"<Job {self.task_id} {self._state.value} {self._progress:.0%} exec_id={self.exec_id!r}>"
 
-    def _snapshot(self, new: list[LogLine]) -> JobSnapshot:
+    def _snapshot(self, new: list[LogLine], note: str = "") -> JobSnapshot:
         return JobSnapshot(
             task_id=self.task_id or 0,
             exec_id=self.exec_id,
@@ -283,6 +285,7 @@ class Job:
             stages=self._stages,
             new_log=tuple(new),
             elapsed=self.elapsed,
+            note=note,
         )
 
     def _set_state(self, state: JobState) -> None:
@@ -402,9 +405,13 @@ class Job:
     ) -> JobSnapshot:
         """Poll until the job ends; `on_update(snapshot)` after each poll. Returns the final
         snapshot on Succeed; raises JobFailedError (Failed, Timeout), JobCancelledError, or
-        LinkisTimeoutError after `timeout` seconds (the job goes on running)."""
+        LinkisTimeoutError after `timeout` seconds (the job goes on running).
+
+        While the gateway cannot be reached the polls go on, each failed one reported as a
+        snapshot whose `note` says so, until the client's `unreachable_timeout` has passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         polls = 0
+        down_since: float | None = None
         next_poll = self._started + self._pause(0)
         while True:
             now = time.monotonic()
@@ -417,7 +424,18 @@ class Job:
                     "it keeps running (job.kill() stops it)"
                 )
             started = time.monotonic()
-            snap = self.poll()
+            try:
+                snap = self.poll()
+            except TransportError as exc:
+                down_since = started if down_since is None else down_since
+                down = time.monotonic() - down_since
+                if not exc.transient or down > self.client.unreachable_timeout:
+                    raise
+                if on_update is not None:
+                    on_update(self._snapshot([], note=f"gateway unreachable, retrying ({down:.0f} s)"))
+                next_poll = time.monotonic() + max(self.client.poll_interval_max, self.client.poll_interval_min)
+                continue
+            down_since = None
             polls += 1
             if on_update is not None:
                 on_update(snap)
@@ -513,6 +531,30 @@ class Job:
             return list(self._levels)
 
     def results(
+        self,
+        max_rows: int | None = None,
+        *,
+        page_size: int | None = None,
+        decimal: str = "float",
+    ) -> list["ResultSet"]:
+        """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
+        marks the set `truncated` when it cut. Raises the job's error if it did not succeed.
+        Read again from the start while the gateway cannot be reached, up to the client's
+        `unreachable_timeout`."""
+        down_since: float | None = None
+        attempt = 0
+        while True:
+            began = time.monotonic()
+            try:
+                return self._results_now(max_rows, page_size=page_size, decimal=decimal)
+            except TransportError as exc:
+                down_since = began if down_since is None else down_since
+                if not exc.transient or time.monotonic() - down_since > self.client.unreachable_timeout:
+                    raise
+                time.sleep(self.client._backoff(attempt))
+                attempt += 1
+
+    def _results_now(
         self,
         max_rows: int | None = None,
         *,

@@ -176,17 +176,23 @@ def test_faults_on_reads_are_retried(gateway: Any) -> None:
         gateway.faults.clear()
 
 
-def test_a_failed_submit_is_not_repeated(gateway: Any) -> None:
-    client = password_client(gateway)
+def test_a_submit_answered_502_is_sent_again_only_when_history_has_no_job(gateway: Any) -> None:
+    client = password_client(gateway, retries=1)
     client.login()
     gateway.faults.set(error_rate=1.0, paths=r"/entrance/submit", count=1)
     try:
-        with pytest.raises(TransportError) as info:
-            Job.submit(client, JobSpec(code="select 1", engine="spark"))
+        job = Job.submit(client, JobSpec(code="select 1", engine="spark"))
     finally:
         gateway.faults.clear()
-    assert info.value.http_status == 502
-    assert client.list_jobs() == []
+    assert [t.task_id for t in client.list_jobs()] == [job.task_id]
+    gateway.faults.set(error_rate=1.0, paths=r"/entrance/submit")
+    try:
+        with pytest.raises(TransportError) as info:
+            Job.submit(client, JobSpec(code="select 2", engine="spark"))
+    finally:
+        gateway.faults.clear()
+    assert info.value.http_status == 502 and "none was started" in str(info.value)
+    assert [t.task_id for t in client.list_jobs()] == [job.task_id]
 
 
 def test_several_jobs_from_threads(gateway: Any) -> None:
