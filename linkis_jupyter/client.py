@@ -316,6 +316,9 @@ class ResultPage:
     page: int
     page_size: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Of the null markers open_file was asked about, those no row of this page holds as a whole
+    # value (None stands for a JSON null): conversion can skip looking for them.
+    absent: frozenset[str | None] = frozenset()
 
 
 def _as_str(value: Any) -> str | None:
@@ -1082,13 +1085,26 @@ class LinkisClient(Configurable):
         idempotent: bool | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A request whose answer is a Linkis envelope: (`data`, `message`); one re-login on status -1."""
+        data, message, _response = self._exchange(method, path, params=params, json_body=json_body, idempotent=idempotent)
+        return data, message
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+    ) -> tuple[dict[str, Any], str, requests.Response]:
+        """_call_full, also giving the response (its body, for one who needs the bytes)."""
         if idempotent is None:
             idempotent = method == "GET"
         self._ensure_login()
         generation = self._login_generation
         response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
         try:
-            return self._envelope(response, method, path)
+            return (*self._envelope(response, method, path), response)
         except AuthError as exc:
             if not self._can_relogin():
                 if self.auth_method == "none":
@@ -1101,7 +1117,7 @@ class LinkisClient(Configurable):
         # A request answered -1 was refused before it ran, so sending it again is safe.
         self._relogin(generation)
         response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
-        return self._envelope(response, method, path)
+        return (*self._envelope(response, method, path), response)
 
     # ------------------------------------------------------------------ users
 
@@ -1424,12 +1440,21 @@ class LinkisClient(Configurable):
         unnumbered = [f for f in files if f.index < 0]
         return numbered + [ResultFile(top + 1 + i, f.name, f.path, f.size) for i, f in enumerate(unnumbered)]
 
-    def open_file(self, path: str, page: int = 1, page_size: int = 5000, *, null_value: str | None = None) -> ResultPage:
-        """One page (counting from 1) of a result set."""
+    def open_file(
+        self,
+        path: str,
+        page: int = 1,
+        page_size: int = 5000,
+        *,
+        null_value: str | None = None,
+        null_markers: tuple[str | None, ...] = (),
+    ) -> ResultPage:
+        """One page (counting from 1) of a result set. `null_markers`: texts (None for a JSON null)
+        to find out about; those that no row holds come back in the page's `absent`."""
         params: dict[str, Any] = {"path": path, "page": page, "pageSize": page_size, "charset": "utf-8"}
         if null_value:
             params["nullValue"] = null_value
-        data = self._call("GET", "/filesystem/openFile", params=params)
+        data, _message, response = self._exchange("GET", "/filesystem/openFile", params=params)
         if data.get("display_prohibited") in (True, "true"):
             message = self.redact(str(data.get("en_msg") or data.get("zh_msg") or "display prohibited"))
             raise APIError(f"the gateway will not show this result set: {message}", status=0, path="/filesystem/openFile", data=data)
@@ -1437,7 +1462,8 @@ class LinkisClient(Configurable):
         if not isinstance(rows, list):
             rows = []
         extra = {k: v for k, v in data.items() if k not in ("metadata", "fileContent", "type")}
-        return ResultPage(str(data.get("type") or "1"), data.get("metadata"), rows, page, page_size, extra)
+        absent = _absent_markers(response.content, data, null_markers) if null_markers and rows else frozenset()
+        return ResultPage(str(data.get("type") or "1"), data.get("metadata"), rows, page, page_size, extra, absent)
 
     def open_log(self, path: str) -> LogChunk:
         """The persisted log of a job (task.logPath), whole: [error, warn, info, all]."""
@@ -1520,6 +1546,24 @@ class LinkisClient(Configurable):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _absent_markers(body: bytes, data: Mapping[str, Any], markers: tuple[str | None, ...]) -> frozenset[str | None]:
+    """The markers that no `fileContent` cell of this openFile answer equals.
+
+    A cell equal to a marker is the marker's JSON text (`"NULL"`, `null`) in the body, once; so
+    a marker appears in the rows when the body holds it more often than the rest of `data` does.
+    Counting bytes is far cheaper than comparing every cell. A body with \\u escapes could spell a
+    marker differently, so then nothing is known absent."""
+    if b"\\u" in body:
+        return frozenset()
+    rest = json.dumps({k: v for k, v in data.items() if k != "fileContent"}, ensure_ascii=False).encode()
+    absent = set()
+    for marker in markers:
+        token = b"null" if marker is None else json.dumps(marker, ensure_ascii=False).encode()
+        if body.count(token) == rest.count(token):
+            absent.add(marker)
+    return frozenset(absent)
 
 
 def _progress_from(data: Mapping[str, Any]) -> Progress:

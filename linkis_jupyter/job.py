@@ -52,11 +52,12 @@ from __future__ import annotations
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from .client import JobState, LinkisClient, Progress, StageProgress, TaskInfo
+from .client import JobState, LinkisClient, Progress, ResultPage, StageProgress, TaskInfo
 from .errors import (
     APIError,
     ConfigError,
@@ -563,7 +564,7 @@ class Job:
     ) -> list["ResultSet"]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
         marks the set `truncated` when it cut. Raises the job's error if it did not succeed."""
-        from .results import NULL_MARKERS, ResultSet, ResultType
+        from .results import NULL_MARKERS
 
         if max_rows is not None and max_rows < 0:
             raise ConfigError("max_rows must be 0 or more")
@@ -579,49 +580,87 @@ class Job:
         client = self.client
         size = min(page_size or client.page_size, client._page_size_limit or 100000)
         markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
-        out = []
-        for file in client.result_files(info.result_location):
-            rows, type_, metadata, truncated = self._read_pages(file.path, size, max_rows)
-            out.append(
-                ResultSet.from_rows(
-                    file.index,
-                    file.path,
-                    ResultType.from_wire(type_),
-                    metadata,
-                    rows,
-                    truncated=truncated,
-                    null_markers=markers,
-                    decimal=decimal,
-                )
-            )
-        return out
+        return [self._read_result(file.index, file.path, size, max_rows, markers, decimal)
+                for file in client.result_files(info.result_location)]
 
-    def _read_pages(self, path: str, page_size: int, max_rows: int | None) -> tuple[list[Any], str, Any, bool]:
+    def _read_result(self, index: int, path: str, page_size: int, max_rows: int | None,
+                     markers: tuple[str, ...], decimal: str) -> "ResultSet":
+        from .results import Reconvert
+
+        as_text: frozenset[int] = frozenset()
+        whole: frozenset[int] = frozenset()
+        while True:
+            try:
+                return self._read_result_once(index, path, page_size, max_rows, markers, decimal, as_text, whole)
+            except Reconvert as again:
+                # Rare (a column that parsed on the first pages fails on a later one): read again.
+                as_text, whole = as_text | again.as_text, whole | again.whole
+
+    def _read_result_once(self, index: int, path: str, page_size: int, max_rows: int | None,
+                          markers: tuple[str, ...], decimal: str, as_text: frozenset[int],
+                          whole: frozenset[int]) -> "ResultSet":
+        from .results import ResultSet, ResultType, TableBuilder, columns_from_metadata
+
+        pages = self._pages(path, page_size, max_rows, (None, *markers))
+        try:
+            first, rows, truncated = next(pages)
+            type_ = ResultType.from_wire(first.type)
+            columns = columns_from_metadata(first.metadata)
+            if type_ is not ResultType.TABLE or not columns:
+                every = list(rows)
+                for _page, rows, truncated in pages:
+                    every.extend(rows)
+                return ResultSet.from_rows(index, path, type_, first.metadata, every, truncated=truncated,
+                                           null_markers=markers, decimal=decimal)
+            builder = TableBuilder(columns, null_markers=markers, decimal=decimal, as_text=as_text, whole=whole)
+            metadata = first.metadata
+            builder.add(rows, first.absent)
+            del first, rows
+            for page, rows, truncated in pages:
+                builder.add(rows, page.absent)
+                page = rows = None  # type: ignore[assignment]  # not held while the next arrives
+            return ResultSet(index, path, type_, builder.frame(), truncated, columns, metadata, builder.rows)
+        finally:
+            pages.close()
+
+    def _pages(self, path: str, page_size: int, max_rows: int | None,
+               markers: tuple[str | None, ...]) -> Iterator[tuple[ResultPage, list[Any], bool]]:
+        """(page, its rows within max_rows, whether max_rows cut) for each page, fetching the next
+        page in a thread while the caller converts this one: at most two pages are held."""
         client = self.client
+        if client._page_size_limit:
+            page_size = min(page_size, client._page_size_limit)
         if max_rows is not None and max_rows < page_size:
             # One page one row longer than the cap tells whether the cap cut anything.
             page_size = max_rows + 1
-        rows: list[Any] = []
-        type_, metadata = "1", None
-        page = 1
-        while True:
-            try:
-                result = client.open_file(path, page, page_size, null_value=client.null_value or None)
-            except APIError:
-                if page != 1 or page_size <= 5000:
-                    raise
-                # The gateway's row limit is below ours (error 80034): Linkis' own page size works.
-                client._page_size_limit = 5000
-                page_size = 5000
-                continue
-            if page == 1:
-                type_, metadata = result.type, result.metadata
-            rows.extend(result.rows)
-            if max_rows is not None and len(rows) > max_rows:
-                return rows[:max_rows], type_, metadata, True
-            if len(result.rows) < page_size:
-                return rows, type_, metadata, False
-            page += 1
+
+        def fetch(number: int, size: int) -> ResultPage:
+            return client.open_file(path, number, size, null_value=client.null_value or None, null_markers=markers)
+
+        try:
+            current = fetch(1, page_size)
+        except APIError:
+            if page_size <= 5000:
+                raise
+            # The gateway's row limit is below ours (error 80034): Linkis' own page size works.
+            client._page_size_limit = 5000
+            page_size = 5000
+            current = fetch(1, page_size)
+        read, number = 0, 1
+        with ThreadPoolExecutor(1, thread_name_prefix="linkis-page") as pool:
+            while True:
+                rows = current.rows
+                if max_rows is not None and read + len(rows) > max_rows:
+                    yield current, rows[: max_rows - read], True
+                    return
+                following = pool.submit(fetch, number + 1, page_size) if len(rows) >= page_size else None
+                read += len(rows)
+                yield current, rows, False
+                if following is None:
+                    return
+                del rows
+                current = following.result()
+                number += 1
 
     # ------------------------------------------------------------------ context manager
 

@@ -41,6 +41,9 @@ __all__ = [
     "NULL_MARKERS",
     "table_to_dataframe",
     "pandas_dtype_for",
+    "TableBuilder",
+    "Reconvert",
+    "columns_from_metadata",
 ]
 
 NULL_MARKERS = ("NULL", "LINKIS_NULL")
@@ -120,44 +123,79 @@ def _to_object_matrix(rows: Sequence[Sequence[Any]], width: int) -> "Any":
     return matrix
 
 
-def _to_datetime(values: "Any") -> "Any":
-    """ISO text ("2024-01-02", "2024-01-02 03:04:05", "...05.123") -> datetime64[us]; NaT for None."""
-    import warnings
-
-    import pandas as pd
-
-    try:
-        with warnings.catch_warnings():
-            # numpy would shift a text with a UTC offset to UTC with only a warning: let pandas do it.
-            warnings.simplefilter("error")
-            return pd.array(values.astype("datetime64[us]"))
-    except (ValueError, TypeError, UserWarning, DeprecationWarning):
-        return pd.to_datetime(pd.Series(values), format="ISO8601").array
-
-
 def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], decimal: str) -> "Any":
     """One column (a numpy object array of str|None) -> a pandas array of the column's type."""
+    return _convert(values, pandas_dtype_for(data_type, decimal), tuple(null_markers))[0]
+
+
+# How a column's conversion went: the target type's own value-by-value parse (OK), the fallback
+# to strings because some value did not parse (TEXT), or another whole-column way (WHOLE: text
+# dates that numpy could not read, e.g. with UTC offsets). Only OK and TEXT give the same answer
+# page by page as for the whole column at once.
+_OK, _TEXT, _WHOLE = "ok", "text", "whole"
+
+
+def _rejected(target: str, markers: tuple[str | None, ...]) -> bool:
+    """Whether every marker fails to parse as `target`: then a column can be parsed as it is, and a
+    marker in it shows up as a parse error instead of having to be looked for first."""
+    import numpy as np
+
+    kind = {"Int64": np.int64, "float64": np.float64, "datetime64": "datetime64[us]"}.get(target)
+    if kind is None:
+        return False
+    for marker in markers:
+        try:
+            np.array([marker], dtype=object).astype(kind)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        return False
+    return True
+
+
+def _missing(values: "Any", markers: tuple[str | None, ...]) -> "Any":
+    """The cells equal to a marker (None: a JSON null)."""
+    import numpy as np
+
+    missing = np.zeros(len(values), dtype=bool)
+    for marker in markers:
+        missing |= np.equal(values, None) if marker is None else values == marker
+    return missing
+
+
+def _convert(values: "Any", target: str, markers: tuple[str | None, ...],
+             absent: frozenset[str | None] = frozenset()) -> tuple["Any", str]:
+    """One column to the pandas type `target` (pandas_dtype_for), and how that went (_OK,
+    _TEXT, _WHOLE). `absent`: markers known not to be in the column, so not looked for."""
     import numpy as np
     import pandas as pd
 
-    missing = np.equal(values, None)
-    for marker in null_markers:
-        missing |= values == marker
-    target = pandas_dtype_for(data_type, decimal)
+    look_for = tuple(m for m in (None, *markers) if m not in absent)
+    if target in ("Int64", "float64", "datetime64") and _rejected(target, look_for):
+        # Parse first; only a column that fails (a NULL, or a bad value) is looked at closely.
+        try:
+            if target == "Int64":
+                parsed = np.array(values.tolist(), dtype=np.int64)
+                return pd.arrays.IntegerArray(parsed, np.zeros(len(values), dtype=bool)), _OK
+            if target == "float64":
+                return np.array(values.tolist(), dtype=np.float64), _OK
+            return _numpy_datetime(values), _OK
+        except (ValueError, TypeError, OverflowError, UserWarning, DeprecationWarning):
+            pass
+    missing = _missing(values, look_for)
     try:
         if target == "Int64":
             filled = values.copy()
             filled[missing] = "0"
-            return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
+            return pd.arrays.IntegerArray(filled.astype(np.int64), missing), _OK
         if target == "float64":
             filled = values.copy()
             filled[missing] = "nan"
-            return filled.astype(np.float64)
+            return filled.astype(np.float64), _OK
         if target == "object":  # exact decimals
             out = np.empty(len(values), dtype=object)
             out[missing] = None
             out[~missing] = [Decimal(v) for v in values[~missing]]
-            return out
+            return out, _OK
         if target == "boolean":
             # Java writes "true"/"false": two comparisons settle it; other spellings are rarer.
             is_true = values == "true"
@@ -168,16 +206,131 @@ def _convert_column(values: "Any", data_type: str, null_markers: Iterable[str], 
                 if not others.isin(_TRUE | _FALSE).all():
                     raise ValueError("not a boolean")
                 is_true[rest] = others.isin(_TRUE).to_numpy()
-            return pd.arrays.BooleanArray(is_true & ~missing, missing)
+            return pd.arrays.BooleanArray(is_true & ~missing, missing), _OK
         if target == "datetime64":
             filled = values.copy()
             filled[missing] = None
-            return _to_datetime(filled)
+            try:
+                return _numpy_datetime(filled), _OK
+            except (ValueError, TypeError, UserWarning, DeprecationWarning):
+                return pd.to_datetime(pd.Series(filled), format="ISO8601").array, _WHOLE
     except (ValueError, TypeError, OverflowError, InvalidOperation, pd.errors.OutOfBoundsDatetime):
         pass
-    filled = values.copy()
-    filled[missing] = None
-    return pd.array(filled, dtype="string")
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return pd.array(values, dtype="string"), (_OK if target == "string" else _TEXT)
+
+
+def _numpy_datetime(values: "Any") -> "Any":
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        # numpy would shift a text with a UTC offset to UTC with only a warning: let pandas do it.
+        warnings.simplefilter("error")
+        return pd.array(values.astype("datetime64[us]"))
+
+
+class Reconvert(Exception):
+    """A later page showed that a column needs converting as a whole (as text, or all at once):
+    read the result set again, with these columns so."""
+
+    def __init__(self, as_text: frozenset[int], whole: frozenset[int]) -> None:
+        super().__init__(f"columns {sorted(as_text | whole)} need the whole result set")
+        self.as_text, self.whole = as_text, whole
+
+
+class TableBuilder:
+    """A TABLE result set converted page by page, so that only the page at hand is held as
+    strings: each page's columns are typed at once and the typed parts joined at the end.
+    The result is what `table_to_dataframe` makes of all rows at once; when a later page shows
+    a column needs the whole set (see _convert), `add` raises Reconvert."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        null_markers: Iterable[str] = NULL_MARKERS,
+        decimal: str = "float",
+        as_text: Iterable[int] = (),
+        whole: Iterable[int] = (),
+    ) -> None:
+        if decimal not in ("float", "exact"):
+            raise ValueError(f"decimal must be 'float' or 'exact', not {decimal!r}")
+        self.columns = list(columns)
+        self.markers = tuple(null_markers)
+        self.as_text, self.whole = set(as_text), set(whole)
+        self.targets = [pandas_dtype_for(c.data_type, decimal) for c in self.columns]
+        self.rows = 0
+        self._parts: list[list[Any]] = [[] for _ in self.columns]
+
+    def _target(self, i: int) -> str:
+        return "string" if i in self.as_text else self.targets[i]
+
+    def add(self, rows: Sequence[Sequence[Any]], absent: frozenset[str | None] = frozenset()) -> None:
+        if not rows:
+            return
+        matrix = _to_object_matrix(rows, len(self.columns))
+        text, whole = set(), set()
+        for i, parts in enumerate(self._parts):
+            values = matrix[:, i]
+            if i in self.whole:
+                parts.append(values.copy())
+                continue
+            array, how = _convert(values, self._target(i), self.markers, absent)
+            if how == _TEXT:
+                text.add(i)
+            elif how == _WHOLE:
+                whole.add(i)
+                array = values.copy()
+            parts.append(array)
+        if self.rows and (text or whole):
+            raise Reconvert(frozenset(text), frozenset(whole))
+        # On the first page the column's fate is settled for the pages to come.
+        self.as_text |= text
+        self.whole |= whole
+        self.rows += len(rows)
+
+    def frame(self) -> "pandas.DataFrame":
+        """The DataFrame; the builder gives its parts up to it."""
+        import numpy as np
+        import pandas as pd
+
+        arrays = {}
+        for i, parts in enumerate(self._parts):
+            self._parts[i] = []
+            target = self._target(i)
+            if i in self.whole:
+                raw = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+                arrays[i] = _convert(raw, target, self.markers)[0]
+            elif not parts:
+                arrays[i] = _convert(np.empty(0, dtype=object), target, self.markers)[0]
+            elif len(parts) == 1:
+                arrays[i] = parts[0]
+            elif isinstance(parts[0], np.ndarray):
+                arrays[i] = np.concatenate(parts)
+            else:
+                arrays[i] = pd.concat([pd.Series(p, copy=False) for p in parts], ignore_index=True).array
+            del parts
+        frame = pd.DataFrame(arrays, copy=False)
+        # Assigned afterwards so that duplicate column names (SELECT a, a) survive.
+        frame.columns = [col.name for col in self.columns]
+        return frame
+
+
+def columns_from_metadata(metadata: Any) -> tuple[Column, ...]:
+    """TABLE metadata (`[{"columnName", "dataType", "comment"}]`) as Columns."""
+    return tuple(
+        Column(
+            name=str(m.get("columnName", f"_c{i}")),
+            data_type=str(m.get("dataType") or "string"),
+            comment=m.get("comment"),
+        )
+        for i, m in enumerate(metadata if isinstance(metadata, list) else [])
+        if isinstance(m, dict)
+    )
 
 
 def table_to_dataframe(
@@ -267,15 +420,7 @@ class ResultSet:
         decimal: str = "float",
     ) -> "ResultSet":
         if type_ is ResultType.TABLE:
-            columns = tuple(
-                Column(
-                    name=str(m.get("columnName", f"_c{i}")),
-                    data_type=str(m.get("dataType") or "string"),
-                    comment=m.get("comment"),
-                )
-                for i, m in enumerate(metadata if isinstance(metadata, list) else [])
-                if isinstance(m, dict)
-            )
+            columns = columns_from_metadata(metadata)
             frame = table_to_dataframe(columns, rows, null_markers=null_markers, decimal=decimal)
             if not columns:
                 columns = tuple(Column(str(name), "string") for name in frame.columns)
