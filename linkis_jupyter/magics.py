@@ -34,7 +34,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validat
 
 from .client import LinkisClient
 from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
-from .errors import ConfigError, JobError, LinkisError
+from .errors import ConfigError, JobError, LinkisError, TransportError
 from .job import Job, JobSpec, JobState
 from .results import ResultSet, ResultType
 
@@ -475,6 +475,8 @@ class LinkisMagics(Magics):
             problem = "" if confirmed else f"Linkis did not confirm it within {self.kill_timeout:g} s"
         except KeyboardInterrupt:
             confirmed, problem = False, "stopped waiting for the kill to be confirmed"
+        except TransportError:
+            confirmed, problem = False, f"the gateway at {self.client.gateway_url} could not be reached"
         except LinkisError as e:
             confirmed, problem = False, f"the kill failed: {e}"
         if confirmed:

@@ -172,6 +172,10 @@ class LoopbackProxy:
             listener, self._listener = self._listener, None
             links, self._links = self._links, []
         if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
             listener.close()
         if self._accepter is not None:
             self._accepter.join(5)

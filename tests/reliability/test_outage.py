@@ -1,0 +1,137 @@
+"""The network between the notebook and the gateway fails: a loopback proxy in front of a gateway
+that keeps running is stopped for 10 s, cuts a submit's answer, or is down when a job is killed.
+
+The embedded gateway cannot keep a job alive across its own restart (it marks the jobs that were
+running Failed when it starts again, as Linkis' entrance does), so "the gateway is unreachable"
+is played by the proxy: for the client it is the same thing."""
+from __future__ import annotations
+
+import _thread
+import threading
+from typing import Any
+
+import pytest
+import requests
+from magics_helpers import RecordingPublisher, task_ids
+
+from reliability_helpers import API, assert_one_job_per_cell, jobs_of, wait_for_states
+
+pytestmark = pytest.mark.timeout(90)
+
+OUTAGE = 10.0
+
+
+def connect_through(ip: Any, proxy: Any, gateway: Any) -> None:
+    ip.run_line_magic("linkis", f"connect {proxy.url} --user {gateway.user} --token {gateway.token}")
+
+
+def log_lines_shown(recorder: RecordingPublisher) -> list[str]:
+    """The job's log lines as the cell displayed them, in order."""
+    lines: list[str] = []
+    for o in recorder.outputs:
+        if o["data"].get("text/html", "").startswith('<pre class="linkis-log"'):
+            for line in o["data"]["text/plain"].split("\n"):
+                for prefix in ("[ERROR] ", "[WARN] "):
+                    line = line.removeprefix(prefix)
+                lines.append(line)
+    return lines
+
+
+def persisted_log(gateway: Any, task: dict[str, Any]) -> list[str]:
+    reply = requests.get(gateway.url + API + "/filesystem/openLog", params={"path": task["logPath"]},
+                         headers={"Token-Code": gateway.token, "Token-User": gateway.user}, timeout=10).json()
+    assert reply["status"] == 0, reply
+    return reply["data"]["log"][3].rstrip("\n").split("\n")
+
+
+def test_ten_seconds_unreachable_mid_job_the_cell_waits_then_finishes(ip: Any, gateway: Any, proxy: Any,
+                                                                       output: Any) -> None:
+    connect_through(ip, proxy, gateway)
+    outages: list[bool] = []
+
+    def hook(record: dict[str, Any]) -> None:
+        if not outages and " · Running" in record["data"].get("text/plain", ""):
+            outages.append(True)
+            proxy.outage(OUTAGE)
+
+    recorder = RecordingPublisher(ip, hook)
+    ip.display_pub = recorder
+    # About 3 s of work: it ends, and leaves the entrance (after 2 s), while the gateway is
+    # unreachable, so the rest of its log and its state come from job history afterwards.
+    code = ("for i in $(seq 1 30); do echo \"log line $i\" >&2; sleep 0.1; done\n"
+            "echo 'result after the outage'")
+    ip.run_cell_magic("linkis", "-e shell --progress text --log all --timeout 80", code)
+    proxy.wait_until_up()
+    assert outages, "the job was never seen running"
+    out, _err = output.read()
+    assert out.count("result after the outage") == 1
+    texts = recorder.texts()
+    notes = [t for t in texts if "gateway unreachable, retrying" in t]
+    assert notes, texts
+    (task_id,) = task_ids(texts)
+    assert texts[-1].startswith(f"Linkis task {task_id} · Succeed")
+    (task,) = assert_one_job_per_cell(gateway, [code])
+    assert task["status"] == "Succeed"
+    # Every log line shown once, in order, none lost across the outage.
+    assert log_lines_shown(recorder) == persisted_log(gateway, task)
+    assert sum("log line" in line for line in log_lines_shown(recorder)) == 30
+
+
+def test_kill_while_unreachable_names_the_task_and_works_once_back(ip: Any, gateway: Any, proxy: Any,
+                                                                   output: Any) -> None:
+    connect_through(ip, proxy, gateway)
+    timers: list[threading.Timer] = []
+
+    def hook(record: dict[str, Any]) -> None:
+        if not timers and " · Running" in record["data"].get("text/plain", ""):
+            proxy.stop()
+            timer = threading.Timer(0.5, _thread.interrupt_main)
+            timers.append(timer)
+            timer.start()
+
+    recorder = RecordingPublisher(ip, hook)
+    ip.display_pub = recorder
+    result = ip.run_cell("%%linkis -e shell --progress text --log none --timeout 60\nsleep 60")
+    for timer in timers:
+        timer.join(5)
+    assert timers, "the job was never seen running"
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    (task_id,) = task_ids(recorder.texts())
+    _out, err = output.read()
+    assert f"Linkis job {task_id} may still be running" in err
+    assert f"could not be reached" in err and f"`%linkis kill {task_id}`" in err
+    assert [j["status"] for j in jobs_of(gateway)] == ["Running"]
+
+    proxy.start()
+    ip.run_line_magic("linkis", f"kill {task_id}")
+    out, _err = output.read()
+    assert f"Linkis job {task_id} cancelled" in out
+    assert [j["status"] for j in jobs_of(gateway)] == ["Cancelled"]
+
+
+def test_a_lost_submit_answer_is_followed_not_sent_again(ip: Any, gateway: Any, proxy: Any, output: Any) -> None:
+    connect_through(ip, proxy, gateway)
+    # The gateway makes the job, then the connection is cut before its answer gets back.
+    proxy.drop_answer(r"^POST \S*/entrance/submit")
+    first = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 5 as five")
+    assert first["five"].tolist() == [5]
+    assert sum(r.startswith("POST") and "/entrance/submit" in r for r in proxy.requests) == 1
+    # The connection is cut before the gateway sees the submit: no job, so it is sent once more.
+    gateway.faults.set(drop_rate=1.0, paths=r"/entrance/submit", count=1)
+    second = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 6 as six")
+    assert second["six"].tolist() == [6]
+    assert gateway.faults.injected["drop"] == 1
+    gateway.faults.clear()
+    assert sum(r.startswith("POST") and "/entrance/submit" in r for r in proxy.requests) == 3
+    assert_one_job_per_cell(gateway, ["select 5 as five", "select 6 as six"])
+
+
+def test_a_submit_answered_after_the_read_timeout_is_followed(ip: Any, gateway: Any, output: Any) -> None:
+    ip.run_line_magic("linkis", f"connect {gateway.url} --user {gateway.user} --token {gateway.token}")
+    ip.run_line_magic("config", "LinkisClient.read_timeout = 1.0")
+    gateway.faults.set(stall_rate=1.0, stall_seconds=1.6, paths=r"/entrance/submit", count=1)
+    value = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 7 as seven")
+    gateway.faults.clear()
+    assert value["seven"].tolist() == [7]
+    wait_for_states(gateway, {"Succeed"})
+    assert_one_job_per_cell(gateway, ["select 7 as seven"])
