@@ -53,6 +53,8 @@ class EmbeddedGateway:
         job_timeout: float | None = None,
         max_running_per_user: int = 4,
         write_connection_file: bool = False,
+        login_attempts: int = 5,
+        login_window: float = 60.0,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.ip = ip
@@ -65,6 +67,10 @@ class EmbeddedGateway:
         self.job_timeout = float(job_timeout) if job_timeout else None
         self.max_running_per_user = int(max_running_per_user)
         self.write_connection_file = write_connection_file
+        self.login_attempts = int(login_attempts)
+        self.login_window = float(login_window)
+        if self.login_attempts < 1 or self.login_window <= 0:
+            raise GatewayConfigError("login_attempts must be at least 1 and login_window positive")
         if self.max_running_per_user < 1:
             raise GatewayConfigError("max_running_per_user must be at least 1")
         if self.session_timeout <= 0:
@@ -89,6 +95,7 @@ class EmbeddedGateway:
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self.sessions: Any = None
+        self.login_throttle: Any = None
         self.storage: Any = None
         self.engines: Any = None
         self.jobs: Any = None
@@ -116,7 +123,7 @@ class EmbeddedGateway:
             raise RuntimeError("this gateway is already started")
         from tornado.netutil import bind_sockets
 
-        from .web import Sessions
+        from .web import LoginThrottle, Sessions
         from .engines import EngineManager
         from .jobs import JobManager
         from .storage import Storage
@@ -131,6 +138,7 @@ class EmbeddedGateway:
             display_host = f"[{host}]" if ":" in host else host
             self.url = f"http://{display_host}:{port}"
             self.sessions = Sessions(self.session_timeout)
+            self.login_throttle = LoginThrottle(self.login_attempts, self.login_window)
             self.jobs = JobManager(
                 self.storage, self.engines, instance=f"{host}:{port}",
                 evict_after=self.evict_after, job_timeout=self.job_timeout,

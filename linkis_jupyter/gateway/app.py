@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -153,10 +154,18 @@ class GatewayHandler(FilesystemRoutes):
         if password is None or not str(password).strip():
             raise ApiError(1, "Password can not be blank(密码不能为空)！")
         name = str(user).strip().lower()
+        attempt = (name, self.request.remote_ip or "")
+        wait = self.gw.login_throttle.retry_after(attempt)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise ApiError(1, f"Too many failed logins for {name}, try again in {seconds} s"
+                              f"(登录失败次数过多，请{seconds}秒后重试)！")
         known = {u.lower(): p for u, p in self.gw.users.items()}
         expected = known.get(name)
         if expected is None or not secrets.compare_digest(str(password).encode(), expected.encode()):
+            self.gw.login_throttle.failed(attempt)
             raise ApiError(1, "wrong user name or password(用户名或密码错误)！")
+        self.gw.login_throttle.succeeded(attempt)
         self.set_ticket(name)
         self.reply(0, "login successful(登录成功)！", {
             "userName": name, "isAdmin": False,

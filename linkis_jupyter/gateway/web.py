@@ -14,6 +14,7 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -112,6 +113,48 @@ class Sessions:
         with self._lock:
             for s in self._sessions.values():
                 s.expired = True
+
+
+class LoginThrottle:
+    """Failed logins per (user, address): after `attempts` failures within `window` seconds, that
+    user's logins from that address are refused, right password or not, until the oldest failure
+    is `window` seconds old. A successful login clears the count. Nothing is locked for good."""
+
+    def __init__(self, attempts: int, window: float) -> None:
+        self.attempts = attempts
+        self.window = window
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, key: tuple[str, str]) -> float:
+        """Seconds until this user may try again from this address; 0 when they may now."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(key, now)
+            if len(times) < self.attempts:
+                return 0.0
+            return self.window - (now - times[-self.attempts])
+
+    def failed(self, key: tuple[str, str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 10000:
+                # Many names tried: forget the ones whose failures are all old.
+                for old in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[old]
+            times = self._recent(key, now)
+            times.append(now)
+            self._failures[key] = times
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
 class ProxyRules:

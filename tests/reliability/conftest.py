@@ -34,7 +34,6 @@ linkis = _magics.linkis
 # Kernels as real processes, pointed at the `gateway` fixture through LINKIS_* variables.
 _kernels = _load("reliability_kernel_fixtures", HERE.parent / "kernel" / "conftest.py")
 start_kernel = _kernels.start_kernel
-kernel_env = _kernels.kernel_env
 
 from loopback_proxy import LoopbackProxy  # noqa: E402
 from reliability_helpers import SECRETS, Output, find_secrets  # noqa: E402
@@ -48,6 +47,12 @@ def proxy(gateway: Any) -> Iterator[LoopbackProxy]:
         yield p
     finally:
         p.close()
+
+
+@pytest.fixture
+def kernel_env() -> Any:
+    """kernel_env(gateway, tmp_path): the environment tests/kernel gives a kernel process."""
+    return _kernels.kernel_env
 
 
 @pytest.fixture
