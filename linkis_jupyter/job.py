@@ -37,13 +37,15 @@ A script that submits, follows, kills and reads jobs::
     old = Job.attach(client, job.task_id)
     print(old.poll().state, old.log())
 
-Polling: the first poll comes `poll_interval_min` (50 ms) after submit, the next ones 0.1, 0.15,
-0.3, 0.5 and 1 s apart, then every `poll_interval_max` (2 s): short jobs return at once, long ones
-cost about 1.5 requests per poll (from submit to a one-table result: a 10 s job 20 requests, a
-30 s job 35). While the entrance has the job, every poll asks for the new log lines (echoing
-`fromLine`, `size=-1`); the state is asked on every fourth poll, starting with the first, and at
-once when the log shows Linkis' end-of-job line ("Your job completed with ..."); the progress on
-every fourth poll in between.
+Polling: the first poll comes `poll_interval_min` (50 ms) after submit; after that the pause
+before the next one is 30% of the time the job has run so far (at least `poll_interval_min`, at
+most `poll_interval_max`, 2 s). So a job is seen to end at most about a third of its run time
+late, short jobs at once, and the count stays small: from submit to a one-table result a ~0 s
+job takes 5 requests, a 0.5 s job about 14, a 30 s job about 38 (30 polls). While the entrance
+has the job, every poll asks for the new log lines (echoing `fromLine`, `size=-1`); when they
+show Linkis' end-of-job line ("Your job completed with ...") the state comes from job history,
+which also says where the results are. The entrance state is asked every fourth poll until the
+job runs, then every 32nd in case a gateway never writes that line; the progress every eighth.
 Once the entrance has let the job go (it keeps finished jobs only a while), job history and
 `openLog` take over; the log carries on from the last line read, none lost or doubled.
 """
@@ -99,12 +101,14 @@ DEFAULT_RUN_TYPES = {
 _END_MARKER = "Your job completed with"
 _LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+(ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\b")
 _ERROR_TAIL = 5
-# Pauses before poll k, in units of poll_interval_min (capped at poll_interval_max): dense in the
-# first second, where most interactive jobs end, then at the cap.
-_SCHEDULE = (1, 2, 3, 6, 10, 20)
-# Every poll asks for the log; the state every _CYCLE-th poll (and at once when the log shows
-# Linkis' end line), the progress once a cycle in between.
-_CYCLE = 4
+# The pause before the next poll, as a share of the time the job has run (see the module doc).
+_PAUSE_SHARE = 0.3
+# Every poll asks for the log; the progress every _PROGRESS_EVERY-th poll, the entrance state
+# every fourth until the job runs, then every _STATUS_EVERY-th (the log's end line is what
+# normally tells that a job has ended).
+_PROGRESS_EVERY = 8
+_STATUS_EVERY = 32
+_NOT_STARTED = (JobState.INITED, JobState.WAIT_FOR_RETRY, JobState.SCHEDULED, JobState.UNKNOWN)
 
 
 @dataclass
@@ -323,17 +327,19 @@ class Job:
 
     def _poll_entrance(self, new: list[LogLine]) -> None:
         k = self._polls
-        status_now = k % _CYCLE == 0
-        if status_now and not self._entrance_status():
-            return
         if not self._entrance_log(new):
             return
-        if not status_now and self._end_seen and not self._entrance_status():
-            return
+        waiting = self._state in _NOT_STARTED
+        if self._end_seen and self.task_id is not None:
+            # The state and the result location in one answer; results() reuses it.
+            self._set_state(self._job_info().state)
+        elif self._end_seen or (waiting and k % 4 == 0) or k % _STATUS_EVERY == _STATUS_EVERY - 1:
+            if not self._entrance_status():
+                return
         if self._state.is_terminal:
             self._log_complete = True
             return
-        if k % _CYCLE == _CYCLE // 2:
+        if k % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
             self._apply_progress(self.client.progress(self.exec_id))
 
     def _apply_progress(self, progress: Progress) -> None:
@@ -411,9 +417,8 @@ class Job:
         While the gateway cannot be reached the polls go on, each failed one reported as a
         snapshot whose `note` says so, until the client's `unreachable_timeout` has passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        polls = 0
         down_since: float | None = None
-        next_poll = self._started + self._pause(0)
+        next_poll = self._started + self.client.poll_interval_min
         while True:
             now = time.monotonic()
             if next_poll > now:
@@ -437,19 +442,18 @@ class Job:
                 next_poll = time.monotonic() + max(self.client.poll_interval_max, self.client.poll_interval_min)
                 continue
             down_since = None
-            polls += 1
             if on_update is not None:
                 on_update(snap)
             if snap.state.is_terminal:
                 self.raise_for_state()
                 return snap
-            next_poll = started + self._pause(polls)
+            next_poll = started + self._pause(started)
 
-    def _pause(self, k: int) -> float:
-        """Seconds before poll k of a wait (k counts from 0, the first after submit)."""
+    def _pause(self, at: float) -> float:
+        """Seconds from a poll at `at` (monotonic) to the next: a share of the time the job had run."""
         unit = self.client.poll_interval_min
         cap = max(self.client.poll_interval_max, unit)
-        return min(cap, unit * _SCHEDULE[k]) if k < len(_SCHEDULE) else cap
+        return min(cap, max(unit, _PAUSE_SHARE * (at - self._started)))
 
     def raise_for_state(self) -> None:
         """Raise JobFailedError / JobCancelledError when the job ended so; errCode and errDesc come
