@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m tests.benchmarks` (see run.py)."""

@@ -1,0 +1,487 @@
+"""Benchmarks of linkis-jupyter, side by side with linkis-python-sdk 0.2.0, on the embedded gateway.
+
+    python -m tests.benchmarks            # full size, about 6-8 minutes on 2 cores
+    python -m tests.benchmarks --size smoke
+
+prints one table: cell overhead, HTTP requests per job, a 1,000,000 x 8 result to a DataFrame
+(against the plain requests + json floor and the SDK), kernel start to the first table, and a
+kernel's memory over 1,000 cells. Every time is a median over several runs taken in the same
+run, alternating the contenders, so a busy machine slows them alike; the ratios are what to read.
+The gateway runs in its own process (tests/benchmarks/server.py) and counts the requests it
+answers; each result read runs in a fresh process (tests/benchmarks/fetch.py) so that its peak
+memory is its own. Needs the `bench` extra (linkis-python-sdk 0.2.0); installs nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Size:
+    runs: int                      # overhead runs per job and contender
+    job_seconds: tuple[float, ...]  # the overhead jobs (0 = `select 1`)
+    budget_seconds: tuple[float, ...]
+    rows: int                      # the big result
+    result_runs: int
+    kernel_starts: int
+    cells: int
+    cells_warmup: int
+    sdk_execute_big: bool          # also run the big query through the SDK's execute_code
+
+
+SIZES = {
+    "full": Size(runs=5, job_seconds=(0.0, 0.5, 3.0), budget_seconds=(0.5, 30.0), rows=1_000_000,
+                 result_runs=3, kernel_starts=3, cells=1000, cells_warmup=100, sdk_execute_big=True),
+    "smoke": Size(runs=1, job_seconds=(0.0, 0.3), budget_seconds=(0.3, 2.0), rows=20_000,
+                  result_runs=1, kernel_starts=1, cells=10, cells_warmup=3, sdk_execute_big=False),
+}
+
+BIG_SQL = """select i::bigint as id, case when i % 7 = 0 then null else (i % 1000)::int end as n,
+ (i * 0.25)::double as x, ((i % 100000) / 100.0)::decimal(12,2) as amount, 'name_' || i as name,
+ i % 3 = 0 as flag, date '2020-01-01' + (i % 3650)::int as day,
+ timestamp '2024-01-01 00:00:00' + to_seconds(i) as ts from range({rows}) t(i)"""
+BIG_COLUMNS = ["id", "n", "x", "amount", "name", "flag", "day", "ts"]
+
+
+def job_code(seconds: float, ticks: bool = False) -> tuple[str, str, str]:
+    """(engine, run type, code) of a job that takes about `seconds` and makes a one-row table."""
+    if seconds <= 0:
+        return "spark", "sql", "select 1 as x"
+    if ticks:
+        # One log line a second, stamped with when it was written, for the log-latency check.
+        code = ("import logging, time\nimport pandas as pd\n"
+                f"for i in range({int(seconds)}):\n"
+                "    logging.warning('tick %d %.3f', i, time.time())\n    time.sleep(1)\n"
+                "show(pd.DataFrame({'x': [1]}))\n")
+    else:
+        code = f"import time\nimport pandas as pd\ntime.sleep({seconds})\nshow(pd.DataFrame({{'x': [1]}}))\n"
+    return "python", "python", code
+
+
+# -- the gateway process ----------------------------------------------------------------------
+
+
+class Gateway:
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks.server", str(data_dir)], cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark gateway did not start")
+        info = json.loads(line)
+        self.url, self.user, self.password, self.token = info["url"], info["user"], info["password"], info["token"]
+
+    def command(self, name: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def reset(self) -> None:
+        self.command("reset")
+
+    def counts(self) -> dict[str, Any]:
+        return self.command("counts")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+# -- the contenders -----------------------------------------------------------------------------
+
+
+def our_client(gw: Gateway) -> Any:
+    from linkis_jupyter.client import LinkisClient
+
+    return LinkisClient(gateway_url=gw.url, user=gw.user, token=gw.token)
+
+
+def sdk_client(gw: Gateway) -> Any:
+    from linkis_python_sdk.client import LinkisClient as SdkClient
+    from linkis_python_sdk.config.config import LinkisConfig
+
+    return SdkClient(LinkisConfig(gw.url + "/api/rest_j/v1", gw.user, gw.password))
+
+
+@dataclass
+class Run:
+    wall: float
+    cost: float
+    requests: int
+    rows: int
+    by_path: dict[str, int] = field(default_factory=dict)
+    log: list[tuple[float, float]] = field(default_factory=list)  # (latency, poll interval)
+
+    @property
+    def overhead(self) -> float:
+        return self.wall - self.cost
+
+
+def run_ours(gw: Gateway, client: Any, seconds: float, ticks: bool = False) -> Run:
+    from linkis_jupyter.job import Job, JobSpec
+
+    engine, run_type, code = job_code(seconds, ticks)
+    polls: list[float] = []
+    log: list[tuple[float, float]] = []
+
+    def on_update(snap: Any) -> None:
+        now = time.time()
+        polls.append(now)
+        interval = polls[-1] - polls[-2] if len(polls) > 1 else 0.0
+        for line in snap.new_log:
+            m = re.search(r"tick \d+ (\d+\.\d+)", line.text)
+            if m:
+                log.append((now - float(m.group(1)), interval))
+
+    gw.reset()
+    start = time.perf_counter()
+    job = Job.submit(client, JobSpec(code=code, engine=engine, run_type=run_type))
+    job.wait(on_update=on_update, timeout=seconds + 60)
+    frame = job.results()[0].data
+    wall = time.perf_counter() - start
+    counts = gw.counts()
+    cost = client.job_info(job.task_id).cost_time / 1000.0
+    return Run(wall, cost, counts["requests"], len(frame), counts["by_path"], log)
+
+
+def run_sdk(gw: Gateway, sdk: Any, client: Any, seconds: float) -> Run:
+    engine, run_type, code = job_code(seconds)
+    gw.reset()
+    start = time.perf_counter()
+    data, _total, error = sdk.execute_code(code, {"columns": [{"column": "x"}]}, engine, run_type)
+    wall = time.perf_counter() - start
+    counts = gw.counts()
+    if error:
+        raise RuntimeError(f"linkis-python-sdk failed: {error}")
+    cost = client.list_jobs(limit=1)[0].cost_time / 1000.0
+    return Run(wall, cost, counts["requests"], len(data), counts["by_path"])
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    measure: str
+    ours: str
+    sdk: str = ""
+    floor: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: str = ""
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def mb(n: float) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("yes" if ok else "NO")
+
+
+def render(rows: list[Row], header: str) -> str:
+    cols = ["measure", "linkis-jupyter", "linkis-python-sdk 0.2.0", "floor", "ratio", "target", "met"]
+    cells = [[r.measure, r.ours, r.sdk, r.floor, r.ratio, r.target, r.met] for r in rows]
+    widths = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(cols)]
+    line = lambda xs: "| " + " | ".join(x.ljust(w) for x, w in zip(xs, widths)) + " |"  # noqa: E731
+    out = [header, "", line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(x) for x in cells]
+    return "\n".join(out)
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+# -- 1 and 2: overhead and requests -------------------------------------------------------------
+
+
+def spread(seconds: float, i: int, runs: int) -> float:
+    """Run i's length of an "about `seconds`" job: spread evenly over +-1/6 across the runs, so
+    that no poll schedule gets a lucky phase (a 3.00 s job just before a 1 s poller's third poll)."""
+    if seconds <= 0 or runs < 2:
+        return seconds
+    return round(seconds * (1 + (i / (runs - 1) - 0.5) / 3), 3)
+
+
+def bench_overhead(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[Row]:
+    client = our_client(gw)
+    sdk = sdk_client(gw)
+    # Warm both engines (the Python worker imports pandas once) outside the measurement.
+    run_ours(gw, client, 0.0)
+    run_ours(gw, client, 0.01)
+    ours: dict[float, list[Run]] = {s: [] for s in size.job_seconds}
+    theirs: dict[float, list[Run]] = {s: [] for s in size.job_seconds}
+    for i in range(size.runs):
+        for s in size.job_seconds:
+            d = spread(s, i, size.runs)
+            # Alternate who goes first, so that neither always follows the other's load.
+            pair = [(ours, lambda: run_ours(gw, client, d)), (theirs, lambda: run_sdk(gw, sdk, client, d))]
+            for store, fn in pair if i % 2 == 0 else reversed(pair):
+                store[s].append(fn())
+        say(f"overhead run {i + 1}/{size.runs}")
+    rows = []
+    for s in size.job_seconds:
+        o = median([r.overhead for r in ours[s]])
+        t = median([r.overhead for r in theirs[s]])
+        name = "select 1" if s <= 0 else f"~{s:g} s Python job"
+        short = s <= 0
+        rows.append(Row(
+            f"cell overhead, {name} (median of {size.runs})", ms(o), ms(t), "",
+            f"{t / o:.1f}x lower" if o > 0 else "", "< 150 ms, >= 5x lower" if short else ">= 5x lower",
+            verdict((o < 0.150 if short else True) and t >= 5 * o),
+        ))
+        rows.append(Row(f"  requests for it", f"{median([r.requests for r in ours[s]]):.0f}",
+                        f"{median([r.requests for r in theirs[s]]):.0f}"))
+    return rows
+
+
+def bench_requests(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[Row]:
+    client = our_client(gw)
+    rows = []
+    total_requests = 0
+    total_seconds = 0.0
+    for s in size.budget_seconds:
+        run = run_ours(gw, client, s, ticks=s >= 2)
+        total_requests += run.requests
+        total_seconds += run.cost
+        say(f"request budget {s:g} s job: {run.requests} requests {run.by_path}")
+        limit = 40 if s >= 30 else None
+        rows.append(Row(
+            f"requests, {s:g} s job (submit to DataFrame)", f"{run.requests} ({run.requests / run.cost:.1f}/s)",
+            target=f"<= {limit}" if limit else "", met=verdict(run.requests <= limit) if limit else "",
+        ))
+        if run.log:
+            worst = max(lat for lat, _ in run.log)
+            interval = max(iv for _, iv in run.log)
+            late = max(lat - iv for lat, iv in run.log)
+            rows.append(Row(
+                f"  log line to cell, {s:g} s job (worst of {len(run.log)})",
+                f"{worst:.2f} s (poll {interval:.1f} s)", target="within one poll interval",
+                met=verdict(late <= 0.25),
+            ))
+    rate = total_requests / total_seconds
+    rows.append(Row("requests per second of job time, both jobs", f"{rate:.2f}/s", target="<= 2/s",
+                    met=verdict(rate <= 2)))
+    return rows
+
+
+# -- 3: a big result ----------------------------------------------------------------------------
+
+
+def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[Row]:
+    from linkis_jupyter.job import Job, JobSpec
+
+    client = our_client(gw)
+    job = Job.submit(client, JobSpec(code=BIG_SQL.format(rows=size.rows), engine="spark"))
+    job.wait(timeout=600)
+    info = client.job_info(job.task_id)
+    path = client.result_files(info.result_location)[0].path
+    cfg = {"url": gw.url, "user": gw.user, "password": gw.password, "token": gw.token,
+           "task_id": job.task_id, "path": path, "result_location": info.result_location,
+           "page_size": client.page_size, "columns": BIG_COLUMNS}
+    say(f"big result written in {info.cost_time / 1000:.1f} s")
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": [], "sdk": []}
+    serving: list[float] = []
+    for i in range(size.result_runs):
+        order = ["ours", "floor", "sdk"] if i % 2 == 0 else ["floor", "ours", "sdk"]
+        for mode in order:
+            gw.reset()
+            out = subprocess.run([sys.executable, "-m", "tests.benchmarks.fetch", mode, json.dumps(cfg)],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                raise RuntimeError(f"fetch {mode} failed:\n{out.stderr[-3000:]}")
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            if mode == "floor":
+                counts = gw.counts()
+                pages = counts["by_path"].get("GET /filesystem/openFile", 0)
+                serving.append(counts["server_ms"] / 1000.0 / max(1, pages) / (min(size.rows, cfg["page_size"]) / 1e5))
+            runs[mode].append(result)
+        say(f"result run {i + 1}/{size.result_runs}")
+    sdk_rows_public = None
+    if size.sdk_execute_big:
+        data, _total, error = sdk_client(gw).execute_code(
+            BIG_SQL.format(rows=size.rows), {"columns": [{"column": c} for c in BIG_COLUMNS]}, "spark", "sql")
+        if error:
+            raise RuntimeError(f"linkis-python-sdk failed: {error}")
+        sdk_rows_public = len(data)
+    o = median([r["seconds"] for r in runs["ours"]])
+    f = median([r["seconds"] for r in runs["floor"]])
+    t = median([r["seconds"] for r in runs["sdk"]])
+    rows_ours = runs["ours"][0]["rows"]
+    rows_sdk = runs["sdk"][0]["rows"]
+    peak = median([r["peak_bytes"] for r in runs["ours"]])
+    frame = runs["ours"][0]["frame_bytes"]
+    label = f"{size.rows:,} x 8"
+    sdk_note = f"{rows_sdk:,} rows only" + (f" (execute_code: {sdk_rows_public:,})" if sdk_rows_public is not None else "")
+    return [
+        Row(f"{label} openFile to DataFrame, time", f"{o:.2f} s", f"{t:.2f} s, {sdk_note}", f"{f:.2f} s",
+            f"{o / f:.2f}x floor", "<= 1.5x floor", verdict(o <= 1.5 * f and rows_ours == size.rows)),
+        Row("  rows per second", f"{rows_ours / o:,.0f}", f"{rows_sdk / t:,.0f}", f"{size.rows / f:,.0f}"),
+        Row("  peak memory over the DataFrame", f"{mb(peak)} / {mb(frame)}",
+            f"{mb(median([r['peak_bytes'] for r in runs['sdk']]))}",
+            f"{mb(median([r['peak_bytes'] for r in runs['floor']]))}",
+            f"{peak / frame:.2f}x DataFrame", "< 3x DataFrame", verdict(peak < 3 * frame)),
+        Row("  gateway serving a 100,000-row page", ms(median(serving))),
+    ]
+
+
+# -- 4 and 5: the kernel ----------------------------------------------------------------------
+
+
+def kernel_env(gw: Gateway, tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        LINKIS_GATEWAY_URL=gw.url, LINKIS_USER=gw.user, LINKIS_TOKEN=gw.token,
+        LINKIS_CLI_CONF=str(tmp / "no-linkis-cli.properties"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
+    )
+    return env
+
+
+def run_cell(kc: Any, code: str, timeout: float = 60.0, until_table: bool = False) -> bool:
+    """Run a cell; True once a table came out (then returns at once when `until_table`)."""
+    msg_id = kc.execute(code)
+    deadline = time.monotonic() + timeout
+    table = False
+    while True:
+        try:
+            msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"no answer to {code!r} within {timeout} s") from None
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind = msg["msg_type"]
+        if kind == "error":
+            raise RuntimeError("cell failed: " + "\n".join(msg["content"]["traceback"])[-2000:])
+        if kind in ("execute_result", "display_data") and "text/html" in msg["content"]["data"] \
+                and "<table" in msg["content"]["data"]["text/html"]:
+            table = True
+            if until_table:
+                return True
+        if kind == "status" and msg["content"]["execution_state"] == "idle":
+            kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+            return table
+
+
+def bench_kernel(gw: Gateway, size: Size, tmp: Path, say: Callable[[str], None]) -> list[Row]:
+    import psutil
+    from jupyter_client.manager import KernelManager
+
+    env = kernel_env(gw, tmp)
+    starts = []
+    for _ in range(size.kernel_starts):
+        km = KernelManager(kernel_name="linkis-spark-sql")
+        start = time.perf_counter()
+        km.start_kernel(env=env)
+        kc = km.client()
+        try:
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            if not run_cell(kc, "select 1", until_table=True):
+                raise RuntimeError("select 1 showed no table")
+            starts.append(time.perf_counter() - start)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    say(f"kernel starts: {[round(s, 2) for s in starts]}")
+
+    km = KernelManager(kernel_name="linkis-spark-sql")
+    km.start_kernel(env=env)
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        proc = psutil.Process(km.provisioner.pid)  # type: ignore[union-attr]
+        began = time.perf_counter()
+        for i in range(size.cells):
+            if not run_cell(kc, "select 1"):
+                raise RuntimeError(f"cell {i + 1} showed no table")
+            if i + 1 == size.cells_warmup:
+                warm = proc.memory_info().rss
+            if (i + 1) % 250 == 0:
+                say(f"cells: {i + 1}, kernel RSS {mb(proc.memory_info().rss)}")
+        took = time.perf_counter() - began
+        last = proc.memory_info().rss
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    cells_after = size.cells - size.cells_warmup
+    growth = last - warm
+    bound = BOUND_PER_CELL * cells_after
+    return [
+        Row(f"kernel start to first table of select 1 (median of {size.kernel_starts})", f"{median(starts):.2f} s"),
+        Row(f"kernel memory, cell {size.cells_warmup} -> {size.cells} (select 1)",
+            f"{mb(warm)} -> {mb(last)} (+{growth / 2**10 / max(1, cells_after):.1f} KB/cell)",
+            target=f"growth <= {BOUND_PER_CELL // 1024} KB/cell", met=verdict(growth <= bound)),
+        Row("  time per select 1 cell in the kernel", ms(took / size.cells)),
+    ]
+
+
+# IPython keeps every cell's value in Out (1,000 by default) and its input and output in
+# history; what a `select 1` cell leaves behind there is a few KB. More than this per cell is a leak.
+BOUND_PER_CELL = 16 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--only", default="overhead,requests,results,kernel",
+                        help="comma-separated parts to run (default: all)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    args = parser.parse_args(argv)
+    size = SIZES[args.size]
+    parts = set(args.only.split(","))
+    began = time.perf_counter()
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - began:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="linkis-bench-") as tmp:
+        gw = Gateway(Path(tmp) / "gateway")
+        try:
+            if "overhead" in parts:
+                rows += bench_overhead(gw, size, say)
+            if "requests" in parts:
+                rows += bench_requests(gw, size, say)
+            if "results" in parts:
+                rows += bench_results(gw, size, say)
+            if "kernel" in parts:
+                rows += bench_kernel(gw, size, Path(tmp), say)
+        finally:
+            gw.close()
+    header = (f"linkis-jupyter benchmarks ({args.size}, {os.cpu_count()} CPUs, "
+              f"{time.perf_counter() - began:.0f} s; embedded gateway in its own process)")
+    print(render(rows, header))
+    return 0
