@@ -107,3 +107,22 @@ class RequestCount(logging.Handler):
 
     def of(self, fragment: str) -> int:
         return sum(n for key, n in self.counts.items() if fragment in key)
+
+
+def log_lines_shown(recorder: Any) -> list[str]:
+    """The job's log lines as the cell displayed them, in order."""
+    lines: list[str] = []
+    for o in recorder.outputs:
+        if o["data"].get("text/html", "").startswith('<pre class="linkis-log"'):
+            for line in o["data"]["text/plain"].split("\n"):
+                for prefix in ("[ERROR] ", "[WARN] "):
+                    line = line.removeprefix(prefix)
+                lines.append(line)
+    return lines
+
+
+def persisted_log(gateway: Any, task: dict[str, Any]) -> list[str]:
+    reply = requests.get(gateway.url + API + "/filesystem/openLog", params={"path": task["logPath"]},
+                         headers={"Token-Code": gateway.token, "Token-User": gateway.user}, timeout=10).json()
+    assert reply["status"] == 0, reply
+    return reply["data"]["log"][3].rstrip("\n").split("\n")

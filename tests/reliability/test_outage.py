@@ -11,10 +11,9 @@ import threading
 from typing import Any
 
 import pytest
-import requests
 from magics_helpers import RecordingPublisher, task_ids
 
-from reliability_helpers import API, assert_one_job_per_cell, jobs_of, wait_for_states
+from reliability_helpers import assert_one_job_per_cell, jobs_of, log_lines_shown, persisted_log, wait_for_states
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -23,25 +22,6 @@ OUTAGE = 10.0
 
 def connect_through(ip: Any, proxy: Any, gateway: Any) -> None:
     ip.run_line_magic("linkis", f"connect {proxy.url} --user {gateway.user} --token {gateway.token}")
-
-
-def log_lines_shown(recorder: RecordingPublisher) -> list[str]:
-    """The job's log lines as the cell displayed them, in order."""
-    lines: list[str] = []
-    for o in recorder.outputs:
-        if o["data"].get("text/html", "").startswith('<pre class="linkis-log"'):
-            for line in o["data"]["text/plain"].split("\n"):
-                for prefix in ("[ERROR] ", "[WARN] "):
-                    line = line.removeprefix(prefix)
-                lines.append(line)
-    return lines
-
-
-def persisted_log(gateway: Any, task: dict[str, Any]) -> list[str]:
-    reply = requests.get(gateway.url + API + "/filesystem/openLog", params={"path": task["logPath"]},
-                         headers={"Token-Code": gateway.token, "Token-User": gateway.user}, timeout=10).json()
-    assert reply["status"] == 0, reply
-    return reply["data"]["log"][3].rstrip("\n").split("\n")
 
 
 def test_ten_seconds_unreachable_mid_job_the_cell_waits_then_finishes(ip: Any, gateway: Any, proxy: Any,
