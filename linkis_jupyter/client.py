@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, TraitError, Unicode, default, observe, validate
@@ -766,6 +766,13 @@ class LinkisClient(Configurable):
         url = _normalize_url(proposal["value"])
         if not _URL_OK.match(url):
             raise TraitError(f"gateway_url must start with http:// or https://, not {self.redact(url)!r}")
+        try:
+            parts = urlsplit(url)
+            parts.port
+        except ValueError as e:
+            raise TraitError(f"gateway_url {self.redact(url)!r} is not a valid URL: {e}") from None
+        if not parts.hostname or any(c.isspace() for c in parts.netloc):
+            raise TraitError(f"gateway_url {self.redact(url)!r} is not a valid URL: no valid host name") from None
         return url
 
     @validate("connect_timeout", "read_timeout")
@@ -1157,7 +1164,9 @@ class LinkisClient(Configurable):
     def _id_path(exec_id: str) -> str:
         # execIDs contain ':' (host:port); it is legal in a path segment, and the Java client sends
         # the id raw. Only characters outside RFC 3986 pchar are encoded, so it stays one segment.
-        return quote(str(exec_id), safe="!$&'()*+,;=:@-._~")
+        segment = quote(str(exec_id), safe="!$&'()*+,;=:@-._~")
+        # "." and ".." would be resolved away by URL normalisation, sending the request elsewhere.
+        return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
     def engine_type_label(self, engine: str, version: str | None) -> str:
         version = version or self.engine_versions.get(engine) or DEFAULT_ENGINE_VERSIONS.get(engine)

@@ -111,6 +111,17 @@ _STATUS_EVERY = 32
 _NOT_STARTED = (JobState.INITED, JobState.WAIT_FOR_RETRY, JobState.SCHEDULED, JobState.UNKNOWN)
 
 
+def _check_unicode(what: str, text: str) -> None:
+    # A lone surrogate (a broken paste, a file name decoded with surrogateescape) cannot travel as
+    # UTF-8: say where it is instead of letting the gateway fail on it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        line = text.count("\n", 0, e.start) + 1
+        raise ConfigError(f"{what} holds a character that is not valid Unicode text "
+                          f"({text[e.start]!r}, line {line}); retype or remove it") from None
+
+
 @dataclass
 class JobSpec:
     """What to run. `engine` may carry a version ("spark-3.2.1"); `run_type` defaults from the engine."""
@@ -143,6 +154,11 @@ class JobSpec:
         else:
             self.run_type = str(self.run_type).strip().lower()
         self.variables = {str(k): str(v) for k, v in dict(self.variables).items()}
+        _check_unicode("the code", self.code)
+        for kind, settings in (("variable", self.variables), ("startup parameter", self.startup),
+                               ("runtime parameter", self.runtime), ("label", self.labels)):
+            for key, value in settings.items():
+                _check_unicode(f"{kind} {key!r}", f"{key}={value}")
 
     @property
     def engine_name(self) -> str:

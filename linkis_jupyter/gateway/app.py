@@ -320,6 +320,13 @@ class GatewayHandler(FilesystemRoutes):
         params = params if isinstance(params, dict) else {}
         variable = params.get("variable") if isinstance(params.get("variable"), dict) else {}
         values = {str(k): "" if v is None else str(v) for k, v in variable.items()}
+        for what, text in (("executionCode", code), *((f"variable {k}", f"{k}={v}") for k, v in values.items())):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                # A JSON \ud800 escape decodes to a lone surrogate, which no file or database takes.
+                raise error_code_error(20007, f"The param {what} is not valid Unicode text: a lone surrogate "
+                                              f"at position {e.start}") from None
         # Linkis' entrance adds who submits and who runs the job (VariableUtils' user variables).
         values.setdefault("user", self.who.user)
         values.setdefault("execute_user", self.who.user)

@@ -51,11 +51,12 @@ def jobs_of(gateway: Any, user: str = "alice") -> list[dict[str, Any]]:
     return sorted(reply["data"]["tasks"], key=lambda t: t["taskID"])
 
 
-def wait_for_states(gateway: Any, states: set[str], count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
-    """Wait until the newest `count` jobs are all in `states`; return them."""
+def wait_for_states(gateway: Any, states: set[str], count: int = 1, timeout: float = 20,
+                    user: str = "alice") -> list[dict[str, Any]]:
+    """Wait until the user's newest `count` jobs are all in `states`; return them."""
     deadline = time.monotonic() + timeout
     while True:
-        newest = jobs_of(gateway)[-count:]
+        newest = jobs_of(gateway, user)[-count:]
         if len(newest) == count and all(j["status"] in states for j in newest):
             return newest
         if time.monotonic() > deadline:
