@@ -827,6 +827,20 @@ class LinkisClient(Configurable):
         """Who jobs run as: the proxy user if one is set, else the user."""
         return self.proxy_user or self.user
 
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: str | None = None) -> str:
+        """The help of one setting, as `%config LinkisClient` prints it: secrets are masked in
+        its "Current:" line."""
+        if inst is None or (trait.name not in _SECRETS and trait.name != "headers"):
+            return super().class_get_trait_help(trait, inst, helptext)
+        text = super().class_get_trait_help(trait, None, helptext)
+        value = getattr(inst, trait.name)
+        if trait.name == "headers":
+            shown: Any = {k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()}
+        else:
+            shown = MASK if value else ""
+        return re.sub(r"\n    Default: .*$", "", text) + f"\n    Current: {shown!r}"
+
     def describe_config(self) -> list[tuple[str, str, str]]:
         """(setting, value with secrets masked, where it came from), for every setting."""
         rows = []
