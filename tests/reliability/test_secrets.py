@@ -10,7 +10,7 @@ The gateway's other doors have wire tests of their own:
   tests/gateway/test_history_and_files.py::test_paths_outside_the_users_area_are_refused
 - another user's jobs: tests/gateway/test_entrance.py::test_another_users_job_is_invisible_and_cannot_be_killed
   and test_task_id_in_place_of_exec_id_like_linkis_1_5; through the magics: test_bad_input.py
-- login attempts rate-limited: test_auth.py::test_login_attempts_are_rate_limited_per_user_and_address
+- login attempts rate-limited: test_credentials.py::test_login_attempts_are_rate_limited_per_user_and_address
 """
 from __future__ import annotations
 
