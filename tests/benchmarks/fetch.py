@@ -6,7 +6,8 @@ MODE is `ours` (Job.attach(...).results(): pages to a typed DataFrame), `floor` 
 `requests` + `json`, the same openFile pages, no conversion) or `sdk` (linkis-python-sdk 0.2.0
 reading the job's result directory as its execute_code does once the job is done). Prints one
 JSON line: seconds, rows, peak memory over the process's size before the read, and the size of
-what was read.
+what was read. MODE `page` instead times the client's two steps on one page: JSON parsing and
+conversion to typed columns.
 """
 from __future__ import annotations
 
@@ -69,8 +70,40 @@ def sdk(cfg: dict[str, Any]) -> tuple[int, Callable[[], int]]:
     return len(data), lambda: int(result_sets[0].to_pandas().memory_usage(deep=True).sum())
 
 
+def page(cfg: dict[str, Any]) -> dict[str, float]:
+    """Where one 100,000-row page's time goes on the client: JSON parsing and conversion."""
+    import statistics
+
+    import requests
+
+    from linkis_jupyter.client import LinkisClient
+    from linkis_jupyter.results import NULL_MARKERS, TableBuilder, columns_from_metadata
+
+    headers = {"Token-Code": cfg["token"], "Token-User": cfg["user"]}
+    url = cfg["url"] + "/api/rest_j/v1/filesystem/openFile"
+    number = 2 if cfg["rows"] > cfg["page_size"] else 1
+    params = {"path": cfg["path"], "page": number, "pageSize": cfg["page_size"]}
+    content = requests.get(url, params=params, headers=headers, timeout=120).content
+    client = LinkisClient(gateway_url=cfg["url"], user=cfg["user"], token=cfg["token"])
+    result = client.open_file(cfg["path"], number, cfg["page_size"], null_markers=(None, *NULL_MARKERS))
+    columns = columns_from_metadata(result.metadata)
+    parse, convert = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        json.loads(content)
+        parse.append(time.perf_counter() - start)
+        builder = TableBuilder(columns)
+        start = time.perf_counter()
+        builder.add(result.rows, result.absent)
+        convert.append(time.perf_counter() - start)
+    return {"parse": statistics.median(parse), "convert": statistics.median(convert), "rows": len(result.rows)}
+
+
 def main(argv: list[str]) -> int:
     mode, cfg = argv[0], json.loads(argv[1])
+    if mode == "page":
+        print(json.dumps(page(cfg)))
+        return 0
     read = {"ours": ours, "floor": floor, "sdk": sdk}[mode]
     # Imports first, so that the measured memory is the read's own.
     if mode == "ours":

@@ -307,7 +307,7 @@ def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[R
     path = client.result_files(info.result_location)[0].path
     cfg = {"url": gw.url, "user": gw.user, "password": gw.password, "token": gw.token,
            "task_id": job.task_id, "path": path, "result_location": info.result_location,
-           "page_size": client.page_size, "columns": BIG_COLUMNS}
+           "page_size": client.page_size, "columns": BIG_COLUMNS, "rows": size.rows}
     say(f"big result written in {info.cost_time / 1000:.1f} s")
     runs: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": [], "sdk": []}
     serving: list[float] = []
@@ -326,6 +326,12 @@ def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[R
                 serving.append(counts["server_ms"] / 1000.0 / max(1, pages) / (min(size.rows, cfg["page_size"]) / 1e5))
             runs[mode].append(result)
         say(f"result run {i + 1}/{size.result_runs}")
+    out = subprocess.run([sys.executable, "-m", "tests.benchmarks.fetch", "page", json.dumps(cfg)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"fetch page failed:\n{out.stderr[-3000:]}")
+    one_page = json.loads(out.stdout.strip().splitlines()[-1])
+    scale = 1e5 / max(1, one_page["rows"])
     sdk_rows_public = None
     if size.sdk_execute_big:
         data, _total, error = sdk_client(gw).execute_code(
@@ -350,7 +356,9 @@ def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[R
             f"{mb(median([r['peak_bytes'] for r in runs['sdk']]))}",
             f"{mb(median([r['peak_bytes'] for r in runs['floor']]))}",
             f"{peak / frame:.2f}x DataFrame", "< 3x DataFrame", verdict(peak < 3 * frame)),
-        Row("  gateway serving a 100,000-row page", ms(median(serving))),
+        Row("  per 100,000-row page: gateway serving / client JSON parse / conversion",
+            f"{median(serving) * 1000:.0f} / {one_page['parse'] * scale * 1000:.0f} / "
+            f"{one_page['convert'] * scale * 1000:.0f} ms"),
     ]
 
 
@@ -393,7 +401,6 @@ def run_cell(kc: Any, code: str, timeout: float = 60.0, until_table: bool = Fals
 
 
 def bench_kernel(gw: Gateway, size: Size, tmp: Path, say: Callable[[str], None]) -> list[Row]:
-    import psutil
     from jupyter_client.manager import KernelManager
 
     env = kernel_env(gw, tmp)
@@ -414,13 +421,41 @@ def bench_kernel(gw: Gateway, size: Size, tmp: Path, say: Callable[[str], None])
             km.shutdown_kernel(now=True)
     say(f"kernel starts: {[round(s, 2) for s in starts]}")
 
+    rows = [Row(f"kernel start to first table of select 1 (median of {size.kernel_starts})", f"{median(starts):.2f} s")]
+    for mode, bound in MEMORY_BOUNDS.items():
+        warm, last, took = cells_memory(env, size, mode, say)
+        cells_after = size.cells - size.cells_warmup
+        per_cell = (last - warm) / max(1, cells_after)
+        rows.append(Row(
+            f"kernel memory, cells {size.cells_warmup} -> {size.cells}, {mode} progress",
+            f"{mb(warm)} -> {mb(last)} (+{per_cell / 1024:.1f} KB/cell)",
+            target=f"<= {bound // 1024} KB/cell", met=verdict(per_cell <= bound),
+        ))
+        rows.append(Row(f"  time per select 1 cell, {mode} progress", ms(took / size.cells)))
+    return rows
+
+
+# What one `select 1` cell may leave behind in a kernel, by progress display. Every cell keeps
+# IPython's own records: its input, the formatted output in history, its value in Out (the last
+# 1,000) and its compiled code, a few KB. A widget display keeps its 8 ipywidgets models (bar,
+# label, box, their layouts and styles) alive for as long as the notebook can show them.
+MEMORY_BOUNDS = {"widget": 40 * 1024, "text": 12 * 1024}
+
+
+def cells_memory(env: dict[str, str], size: Size, mode: str, say: Callable[[str], None]) -> tuple[int, int, float]:
+    """A kernel's RSS after the warm-up cells and after all cells, and the time the cells took."""
+    import psutil
+    from jupyter_client.manager import KernelManager
+
     km = KernelManager(kernel_name="linkis-spark-sql")
     km.start_kernel(env=env)
     kc = km.client()
     try:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
+        run_cell(kc, f'%config LinkisMagics.progress = "{mode}"')
         proc = psutil.Process(km.provisioner.pid)  # type: ignore[union-attr]
+        warm = proc.memory_info().rss
         began = time.perf_counter()
         for i in range(size.cells):
             if not run_cell(kc, "select 1"):
@@ -428,27 +463,11 @@ def bench_kernel(gw: Gateway, size: Size, tmp: Path, say: Callable[[str], None])
             if i + 1 == size.cells_warmup:
                 warm = proc.memory_info().rss
             if (i + 1) % 250 == 0:
-                say(f"cells: {i + 1}, kernel RSS {mb(proc.memory_info().rss)}")
-        took = time.perf_counter() - began
-        last = proc.memory_info().rss
+                say(f"{mode} cells: {i + 1}, kernel RSS {mb(proc.memory_info().rss)}")
+        return warm, proc.memory_info().rss, time.perf_counter() - began
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    cells_after = size.cells - size.cells_warmup
-    growth = last - warm
-    bound = BOUND_PER_CELL * cells_after
-    return [
-        Row(f"kernel start to first table of select 1 (median of {size.kernel_starts})", f"{median(starts):.2f} s"),
-        Row(f"kernel memory, cell {size.cells_warmup} -> {size.cells} (select 1)",
-            f"{mb(warm)} -> {mb(last)} (+{growth / 2**10 / max(1, cells_after):.1f} KB/cell)",
-            target=f"growth <= {BOUND_PER_CELL // 1024} KB/cell", met=verdict(growth <= bound)),
-        Row("  time per select 1 cell in the kernel", ms(took / size.cells)),
-    ]
-
-
-# IPython keeps every cell's value in Out (1,000 by default) and its input and output in
-# history; what a `select 1` cell leaves behind there is a few KB. More than this per cell is a leak.
-BOUND_PER_CELL = 16 * 1024
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,8 @@ def test_benchmark_command_prints_its_table() -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     table = out.stdout
     for measure in ("cell overhead, select 1", "requests, 2 s job", "log line to cell",
-                    "20,000 x 8 openFile to DataFrame", "5,000 rows only", "kernel start to first table",
-                    "kernel memory"):
+                    "20,000 x 8 openFile to DataFrame", "5,000 rows only", "client JSON parse", "kernel start to first table",
+                    "kernel memory, cells 3 -> 10, widget", "text progress"):
         assert measure in table, table
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert len(rows) >= 14 and all(line.count("|") == 8 for line in rows)
