@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from magics_helpers import RecordingPublisher, task_ids
 
+from linkis_jupyter.errors import TransportError
+
 from reliability_helpers import assert_one_job_per_cell, jobs_of, log_lines_shown, persisted_log, wait_for_states
 
 pytestmark = pytest.mark.timeout(90)
@@ -115,3 +117,28 @@ def test_a_submit_answered_after_the_read_timeout_is_followed(ip: Any, gateway: 
     assert value["seven"].tolist() == [7]
     wait_for_states(gateway, {"Succeed"})
     assert_one_job_per_cell(gateway, ["select 7 as seven"])
+
+
+def test_unreachable_longer_than_the_client_waits_then_attach(ip: Any, gateway: Any, proxy: Any, output: Any) -> None:
+    connect_through(ip, proxy, gateway)
+    ip.run_line_magic("config", "LinkisClient.unreachable_timeout = 1.0")
+    stopped: list[bool] = []
+
+    def hook(record: dict[str, Any]) -> None:
+        if not stopped and " · Running" in record["data"].get("text/plain", ""):
+            stopped.append(True)
+            proxy.stop()
+
+    recorder = RecordingPublisher(ip, hook)
+    ip.display_pub = recorder
+    with pytest.raises(TransportError) as info:
+        ip.run_cell_magic("linkis", "-e shell --progress text --log none --timeout 60",
+                          "sleep 2; echo 'finished while nobody waited'")
+    assert "cannot connect to the Linkis gateway" in str(info.value) and proxy.url in str(info.value)
+    (task_id,) = task_ids(recorder.texts())
+    assert recorder.texts()[-1].endswith(f"stopped waiting; `%linkis attach {task_id}` follows it again")
+    proxy.start()
+    ip.run_line_magic("linkis", f"attach {task_id} --progress none --log none")
+    out, _err = output.read()
+    assert "finished while nobody waited" in out
+    assert_one_job_per_cell(gateway, ["sleep 2; echo 'finished while nobody waited'"])
