@@ -150,7 +150,9 @@ class JobError(LinkisError):
         detail = ""
         if err_code is not None or err_desc:
             code = f"errCode {err_code}" if err_code is not None else ""
-            desc = (err_desc or "").strip()
+            # The first line only (an engine's errDesc can run on with hints or a stack trace);
+            # the whole of it stays in `err_desc`, and the log's error lines follow the message.
+            desc = (err_desc or "").strip().split("\n", 1)[0].strip()
             detail = ": " + ", ".join(part for part in (code, desc) if part)
         elif log_tail:
             detail = ": " + log_tail[-1].strip()

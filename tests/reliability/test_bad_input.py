@@ -60,6 +60,18 @@ def test_a_run_type_the_gateway_has_no_engine_for_fails_the_job_in_one_line(link
     assert [j["status"] for j in jobs_of(gateway)] == ["Failed"]
 
 
+def test_a_failing_query_is_one_line_and_the_whole_reason_stays_with_the_error(linkis: Any, gateway: Any) -> None:
+    with pytest.raises(JobFailedError) as info:
+        linkis.run_cell_magic("linkis", QUIET, "select * from no_such_table")
+    error = info.value
+    # DuckDB's reason runs over several lines (a hint, the query, a caret): the message takes the
+    # first, the error keeps all of it, and the cell shows the job log's error lines under it.
+    assert "no_such_table does not exist" in one_line(error)
+    assert "LINE 1: select * from no_such_table" in error.err_desc
+    assert any("LINE 1" in line for line in error._render_traceback_()[1:])
+    assert [j["status"] for j in jobs_of(gateway)] == ["Failed"]
+
+
 @pytest.mark.parametrize("line, cell, fragment", [
     ("", "select 'broken \ud800 paste'", "the code holds a character that is not valid Unicode text ('\\ud800', line 1)"),
     ("--var p=$bad_name", "select '${p}'", "variable 'p' holds a character that is not valid Unicode text"),
