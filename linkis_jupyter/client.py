@@ -1474,10 +1474,48 @@ class LinkisClient(Configurable):
     ) -> ResultPage:
         """One page (counting from 1) of a result set. `null_markers`: texts (None for a JSON null)
         to find out about; those that no row holds come back in the page's `absent`."""
+        params = self._open_file_params(path, page, page_size, null_value)
+        data, _message, response = self._exchange("GET", "/filesystem/openFile", params=params)
+        return self._result_page(data, response, page, page_size, null_markers)
+
+    @staticmethod
+    def _open_file_params(path: str, page: int, page_size: int, null_value: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {"path": path, "page": page, "pageSize": page_size, "charset": "utf-8"}
         if null_value:
             params["nullValue"] = null_value
-        data, _message, response = self._exchange("GET", "/filesystem/openFile", params=params)
+        return params
+
+    def open_file_request(self, path: str, page: int, page_size: int, *, null_value: str | None = None) -> requests.Response:
+        """The first half of open_file: sends the request and returns once the answer's headers
+        are in, its body unread. A thread can wait here on the gateway while another converts the
+        page before; open_file_answer then reads the body where it is needed."""
+        self._ensure_login()
+        params = self._open_file_params(path, page, page_size, null_value)
+        return self._send("GET", "/filesystem/openFile", params=params, stream=True)
+
+    def open_file_answer(
+        self,
+        response: requests.Response,
+        path: str,
+        page: int,
+        page_size: int,
+        *,
+        null_value: str | None = None,
+        null_markers: tuple[str | None, ...] = (),
+    ) -> ResultPage:
+        """The second half of open_file: the page from the response open_file_request gave."""
+        try:
+            data, _message = self._envelope(response, "GET", "/filesystem/openFile")
+        except AuthError:
+            response.close()
+            if not self._can_relogin():
+                raise
+            # The session expired meanwhile: the whole exchange again, which logs in once more.
+            return self.open_file(path, page, page_size, null_value=null_value, null_markers=null_markers)
+        return self._result_page(data, response, page, page_size, null_markers)
+
+    def _result_page(self, data: dict[str, Any], response: requests.Response, page: int, page_size: int,
+                     null_markers: tuple[str | None, ...]) -> ResultPage:
         if data.get("display_prohibited") in (True, "true"):
             message = self.redact(str(data.get("en_msg") or data.get("zh_msg") or "display prohibited"))
             raise APIError(f"the gateway will not show this result set: {message}", status=0, path="/filesystem/openFile", data=data)

@@ -645,8 +645,8 @@ class Job:
 
     def _pages(self, path: str, page_size: int, max_rows: int | None,
                markers: tuple[str | None, ...]) -> Iterator[tuple[ResultPage, list[Any], bool]]:
-        """(page, its rows within max_rows, whether max_rows cut) for each page, fetching the next
-        page in a thread while the caller converts this one: at most two pages are held."""
+        """(page, its rows within max_rows, whether max_rows cut) for each page, asking for the
+        next page while the caller converts this one: at most two pages are held."""
         client = self.client
         if client._page_size_limit:
             page_size = min(page_size, client._page_size_limit)
@@ -654,33 +654,46 @@ class Job:
             # One page one row longer than the cap tells whether the cap cut anything.
             page_size = max_rows + 1
 
-        def fetch(number: int, size: int) -> ResultPage:
-            return client.open_file(path, number, size, null_value=client.null_value or None, null_markers=markers)
+        null_value = client.null_value or None
+
+        def answer(response: Any, number: int, size: int) -> ResultPage:
+            return client.open_file_answer(response, path, number, size, null_value=null_value, null_markers=markers)
 
         try:
-            current = fetch(1, page_size)
+            current = answer(client.open_file_request(path, 1, page_size, null_value=null_value), 1, page_size)
         except APIError:
             if page_size <= 5000:
                 raise
             # The gateway's row limit is below ours (error 80034): Linkis' own page size works.
             client._page_size_limit = 5000
             page_size = 5000
-            current = fetch(1, page_size)
+            current = answer(client.open_file_request(path, 1, page_size, null_value=null_value), 1, page_size)
         read, number = 0, 1
+        following = None
+        # The next page is asked for in a thread, which waits for the gateway while the caller
+        # converts this page; its body is read and parsed here, after the conversion: parsing in
+        # the thread would fight the conversion for the GIL and gain nothing.
         with ThreadPoolExecutor(1, thread_name_prefix="linkis-page") as pool:
-            while True:
-                rows = current.rows
-                if max_rows is not None and read + len(rows) > max_rows:
-                    yield current, rows[: max_rows - read], True
-                    return
-                following = pool.submit(fetch, number + 1, page_size) if len(rows) >= page_size else None
-                read += len(rows)
-                yield current, rows, False
-                if following is None:
-                    return
-                del rows
-                current = following.result()
-                number += 1
+            try:
+                while True:
+                    rows = current.rows
+                    if max_rows is not None and read + len(rows) > max_rows:
+                        yield current, rows[: max_rows - read], True
+                        return
+                    if len(rows) >= page_size:
+                        following = pool.submit(client.open_file_request, path, number + 1, page_size,
+                                                null_value=null_value)
+                    read += len(rows)
+                    yield current, rows, False
+                    if following is None:
+                        return
+                    del rows
+                    pending, following = following, None
+                    number += 1
+                    current = answer(pending.result(), number, page_size)
+            finally:
+                if following is not None:
+                    following.add_done_callback(_close_response)
 
     # ------------------------------------------------------------------ context manager
 
@@ -701,3 +714,9 @@ class Job:
             self.kill()
         except LinkisError:
             pass
+
+
+def _close_response(future: Any) -> None:
+    """A page asked for and then not needed: give its connection back."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()

@@ -103,3 +103,14 @@ def test_job_results_in_small_pages_equal_one_page(gateway: Any) -> None:
     pd.testing.assert_frame_equal(capped.data, whole.data.iloc[:1000])
     exact = job.results(max_rows=2500, page_size=500)[0]
     assert not exact.truncated and len(exact.data) == 2500
+
+
+def test_a_page_asked_for_before_the_session_expired_is_asked_again(gateway: Any) -> None:
+    client = LinkisClient(gateway_url=gateway.url, user=gateway.user, password=gateway.password)
+    job = Job.submit(client, JobSpec(code="select i from range(30) t(i)", engine="spark"))
+    job.wait(timeout=45)
+    path = client.result_files(client.job_info(job.task_id).result_location)[0].path
+    gateway.expire_sessions()
+    response = client.open_file_request(path, 2, 10)
+    page = client.open_file_answer(response, path, 2, 10, null_markers=(None, "NULL"))
+    assert page.rows == [[str(i)] for i in range(10, 20)] and page.absent == {None, "NULL"}
