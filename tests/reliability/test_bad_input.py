@@ -16,6 +16,7 @@ from magics_helpers import magics_of
 
 from linkis_jupyter.client import LinkisClient
 from linkis_jupyter.errors import APIError, ConfigError, JobError, JobFailedError, LinkisError, TransportError
+from linkis_jupyter.job import Job, JobSpec
 from reliability_helpers import API, RequestCount, assert_one_job_per_cell, jobs_of, wait_for_states
 
 pytestmark = pytest.mark.timeout(90)
@@ -131,7 +132,7 @@ def test_a_million_rows_are_cut_at_the_row_cap_in_one_page(linkis: Any, gateway:
     assert len(df) == 10000 and df["i"].tolist()[:3] == [0, 1, 2] and df["i"].iloc[-1] == 9999
     _out, err = output.read()
     (task,) = jobs_of(gateway)
-    assert f"shows only its first 10,000 rows" in err and f"%linkis download {task['taskID']}" in err
+    assert "shows only its first 10,000 rows" in err and f"%linkis download {task['taskID']}" in err
     assert seen.of("/filesystem/openFile") == 1
 
 
@@ -181,7 +182,7 @@ def test_a_port_nothing_listens_on(linkis: Any, gateway: Any) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     before = magics_of(linkis).client
-    text = refused(linkis, gateway, TransportError, f"cannot connect to the Linkis gateway",
+    text = refused(linkis, gateway, TransportError, "cannot connect to the Linkis gateway",
                    f"connect http://127.0.0.1:{port} --user alice --token {gateway.token}")
     assert f"is it running at http://127.0.0.1:{port}?" in text
     assert magics_of(linkis).client is before
@@ -211,8 +212,6 @@ def test_a_task_id_that_does_not_exist(linkis: Any, gateway: Any, command: str, 
 @pytest.mark.parametrize("command", ["status", "log", "kill", "attach", "result", "download"])
 def test_another_users_task_id(linkis: Any, gateway: Any, command: str, tmp_path: Path) -> None:
     bob = LinkisClient(gateway_url=gateway.url, user="bob", password="bob-Secret-2")
-    from linkis_jupyter.job import Job, JobSpec
-
     job = Job.submit(bob, JobSpec(code="sleep 30", engine="shell"))
     wait_for_states(gateway, {"Running"}, user="bob")
     line = f"{command} {job.task_id}" + (f" {tmp_path / 'out.csv'}" if command == "download" else "")
@@ -229,7 +228,7 @@ def test_result_and_download_mistakes(linkis: Any, gateway: Any, tmp_path: Path)
         linkis.run_cell_magic("linkis", QUIET, "select * from no_such_table")
     done, failed = (j["taskID"] for j in jobs_of(gateway))
     refused(linkis, gateway, UsageError, "the folder", f"download {done} {tmp_path / 'no' / 'such' / 'dir.csv'}")
-    refused(linkis, gateway, UsageError, f"has 1 result set(s), --index must be 0..0",
+    refused(linkis, gateway, UsageError, "has 1 result set(s), --index must be 0..0",
             f"download {done} {tmp_path / 'x.csv'} --index 3")
     refused(linkis, gateway, UsageError, f"Linkis job {failed} is Failed, it has no results",
             f"download {failed} {tmp_path / 'x.csv'}")

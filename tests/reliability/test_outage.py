@@ -81,7 +81,7 @@ def test_kill_while_unreachable_names_the_task_and_works_once_back(ip: Any, gate
     (task_id,) = task_ids(recorder.texts())
     _out, err = output.read()
     assert f"Linkis job {task_id} may still be running" in err
-    assert f"could not be reached" in err and f"`%linkis kill {task_id}`" in err
+    assert "could not be reached" in err and f"`%linkis kill {task_id}`" in err
     assert [j["status"] for j in jobs_of(gateway)] == ["Running"]
 
     proxy.start()
