@@ -1504,6 +1504,13 @@ class LinkisClient(Configurable):
         null_markers: tuple[str | None, ...] = (),
     ) -> ResultPage:
         """The second half of open_file: the page from the response open_file_request gave."""
+        again = {"null_value": null_value, "null_markers": null_markers}
+        try:
+            response.content  # noqa: B018 - the body is read here, where a cut can be retried
+        except requests.exceptions.RequestException:
+            response.close()
+            # The connection broke mid-body: the whole exchange again, with the retry policy.
+            return self.open_file(path, page, page_size, **again)
         try:
             data, _message = self._envelope(response, "GET", "/filesystem/openFile")
         except AuthError:
@@ -1511,7 +1518,7 @@ class LinkisClient(Configurable):
             if not self._can_relogin():
                 raise
             # The session expired meanwhile: the whole exchange again, which logs in once more.
-            return self.open_file(path, page, page_size, null_value=null_value, null_markers=null_markers)
+            return self.open_file(path, page, page_size, **again)
         return self._result_page(data, response, page, page_size, null_markers)
 
     def _result_page(self, data: dict[str, Any], response: requests.Response, page: int, page_size: int,

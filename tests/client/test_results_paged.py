@@ -3,7 +3,10 @@ that converting every row at once makes, whatever page a NULL or a stray value f
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
@@ -114,3 +117,71 @@ def test_a_page_asked_for_before_the_session_expired_is_asked_again(gateway: Any
     response = client.open_file_request(path, 2, 10)
     page = client.open_file_answer(response, path, 2, 10, null_markers=(None, "NULL"))
     assert page.rows == [[str(i)] for i in range(10, 20)] and page.absent == {None, "NULL"}
+
+
+class CutFirstPage:
+    """A loopback proxy, one connection per request, that cuts the first openFile answer after
+    its first kilobyte: a connection broken in the middle of a page's body."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.cut = 0
+        self.threads: list[threading.Thread] = []
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client, socket.create_connection(self.target, timeout=10) as server:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            cut = b"/filesystem/openFile" in request.split(b"\r\n", 1)[0] and not self.cut
+            self.cut += cut
+            server.sendall(request.replace(b"Connection: keep-alive", b"Connection: close"))
+            sent = 0
+            while chunk := server.recv(65536):
+                if cut and sent + len(chunk) > 1024:
+                    client.sendall(chunk[: 1024 - sent])
+                    return
+                client.sendall(chunk)
+                sent += len(chunk)
+
+    def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting on it
+        except OSError:
+            pass
+        self.listener.close()
+        self.accepting.join(5)
+        for thread in self.threads:
+            thread.join(5)
+
+
+def test_a_page_whose_body_is_cut_is_asked_again(gateway: Any) -> None:
+    client = LinkisClient(gateway_url=gateway.url, user=gateway.user, token=gateway.token)
+    job = Job.submit(client, JobSpec(code="select i, 'row ' || i as s from range(3000) t(i)", engine="spark"))
+    job.wait(timeout=45)
+    proxy = CutFirstPage(gateway.url)
+    try:
+        through = LinkisClient(gateway_url=proxy.url, user=gateway.user, token=gateway.token, retry_backoff=0.01)
+        frame = Job.attach(through, job.task_id).results(page_size=1000)[0].data
+    finally:
+        proxy.close()
+    assert proxy.cut == 1
+    assert frame["i"].tolist() == list(range(3000)) and frame["s"][2999] == "row 2999"
