@@ -55,6 +55,7 @@ class EmbeddedGateway:
         write_connection_file: bool = False,
         login_attempts: int = 5,
         login_window: float = 60.0,
+        fault_endpoints: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.ip = ip
@@ -69,6 +70,11 @@ class EmbeddedGateway:
         self.write_connection_file = write_connection_file
         self.login_attempts = int(login_attempts)
         self.login_window = float(login_window)
+        # The HTTP fault-injection endpoints let any logged-in user disturb everyone's requests:
+        # only for test setups that ask for them, and never beyond loopback.
+        self.fault_endpoints = bool(fault_endpoints)
+        if self.fault_endpoints and not is_loopback(ip):
+            raise GatewayConfigError("the fault-injection endpoints are for loopback test gateways only")
         if self.login_attempts < 1 or self.login_window <= 0:
             raise GatewayConfigError("login_attempts must be at least 1 and login_window positive")
         if self.max_running_per_user < 1:

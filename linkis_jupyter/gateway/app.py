@@ -223,8 +223,14 @@ class GatewayHandler(FilesystemRoutes):
         self.reply(0, "Gateway heartbeat ok!", {"gatewayList": [self.gw.jobs.instance], "isHealthy": True},
                    self.request.path)
 
+    def _require_fault_endpoints(self) -> None:
+        if not self.gw.fault_endpoints:
+            raise ApiError(3, "The fault-injection endpoints are off on this gateway "
+                              "(start it with --fault-endpoints, on loopback, for tests).")
+
     @route("POST", r"/gateway/faults")
     def set_faults(self) -> None:
+        self._require_fault_endpoints()
         try:
             self.gw.faults.set_from_json(self.body_json())
         except (TypeError, ValueError) as e:
@@ -233,6 +239,7 @@ class GatewayHandler(FilesystemRoutes):
 
     @route("POST", r"/gateway/expireSessions")
     def expire_sessions(self) -> None:
+        self._require_fault_endpoints()
         self.gw.expire_sessions()
         self.ok()
 

@@ -50,6 +50,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--evict-after", type=float, default=60.0,
                    help="seconds a finished job stays in the entrance (then only job history has it)")
     p.add_argument("--max-running", type=int, default=4, help="jobs one user runs at once; more wait as Scheduled")
+    p.add_argument("--fault-endpoints", action="store_true",
+                   help="for tests: enable POST /gateway/faults and /gateway/expireSessions (loopback only; "
+                   "see linkis_jupyter/gateway/faults.py)")
     p.set_defaults(run=run)
     return p
 
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             evict_after=args.evict_after,
             job_timeout=args.job_timeout,
             max_running_per_user=args.max_running,
+            fault_endpoints=args.fault_endpoints,
             write_connection_file=True,
         )
         gw.user = user

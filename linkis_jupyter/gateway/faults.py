@@ -21,8 +21,10 @@ error, drop, stall with one random draw, so their sum must be at most 1. A fault
 reaches a handler: a submit that answered 502 or was dropped created no job; a stalled request
 is handled after its stall, as a slow proxy would forward it late.
 
-The same over HTTP, for tests that drive a gateway in another process (authenticated like any
-other request; the form of the body is that of `set`)::
+The same over HTTP, for tests that drive a gateway in another process, only on a gateway started
+with `fault_endpoints=True` (`--fault-endpoints`; loopback only: any logged-in user could
+otherwise disturb everyone's requests). Authenticated like any other request; the body has the
+form of `set`'s arguments::
 
     POST /api/rest_j/v1/gateway/faults   {"error_rate": 0.3, "paths": "/entrance/"}
     POST /api/rest_j/v1/gateway/faults   {}                      # clear

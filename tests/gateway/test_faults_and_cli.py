@@ -67,7 +67,17 @@ def test_fault_settings_are_checked(gateway):
     assert not gateway.faults.active
 
 
-def test_fault_admin_endpoints(gateway, alice):
+def test_fault_admin_endpoints_are_off_unless_asked_for(gateway, alice):
+    reply = alice.post("/gateway/faults", {"error_rate": 1.0})
+    assert reply.status_code == 403 and "fault-injection endpoints are off" in err(reply, 3)
+    assert alice.post("/gateway/expireSessions").status_code == 403
+    ok(alice.get("/jobhistory/list"))
+
+
+def test_fault_admin_endpoints(gateway_factory):
+    gateway = gateway_factory(fault_endpoints=True)
+    alice = Api(gateway)
+    alice.login("alice", gateway.password)
     ok(alice.post("/gateway/faults", {"error_rate": 1.0, "paths": "/jobhistory/"}))
     assert alice.get("/jobhistory/list").status_code == 502
     ok(alice.post("/gateway/faults", {"error_rate": 1.0}))  # never faulted itself
