@@ -343,7 +343,8 @@ class Job:
 
     def _poll_entrance(self, new: list[LogLine]) -> None:
         k = self._polls
-        if not self._entrance_log(new):
+        # After Linkis' end line there is no more log to read, only the state to learn.
+        if not self._end_seen and not self._entrance_log(new):
             return
         waiting = self._state in _NOT_STARTED
         if self._end_seen and self.task_id is not None:
@@ -468,6 +469,9 @@ class Job:
     def _pause(self, at: float) -> float:
         """Seconds from a poll at `at` (monotonic) to the next: a share of the time the job had run."""
         unit = self.client.poll_interval_min
+        if self._end_seen:
+            # The log has ended but the state did not say so yet: it will at once.
+            return unit
         cap = max(self.client.poll_interval_max, unit)
         return min(cap, max(unit, _PAUSE_SHARE * (at - self._started)))
 
