@@ -59,7 +59,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from .client import JobState, LinkisClient, Progress, ResultPage, StageProgress, TaskInfo
+from .client import LinkisClient
+from .wire import JobState, Progress, ResultPage, StageProgress, TaskInfo
 from .errors import (
     APIError,
     ConfigError,

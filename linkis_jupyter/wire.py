@@ -1,0 +1,261 @@
+"""Linkis' wire values as small dataclasses: what the client's methods return.
+
+Each `from_wire` reads a reply leniently, as gateways of different versions send them: a taskID
+as a number or a string, progress as a float or a string such as "1.0f", times in epoch ms.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Mapping
+
+__all__ = ["JobState", "StageProgress", "SubmitResult", "Progress", "LogChunk", "TaskInfo", "ResultFile", "ResultPage"]
+
+
+class JobState(str, Enum):
+    """A Linkis job state (SchedulerEventState / jobhistory TaskStatus). Unknown strings -> UNKNOWN,
+    which counts as still running."""
+
+    INITED = "Inited"
+    WAIT_FOR_RETRY = "WaitForRetry"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUCCEED = "Succeed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    TIMEOUT = "Timeout"
+    UNKNOWN = "Unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.SUCCEED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT)
+
+    @property
+    def is_success(self) -> bool:
+        return self is JobState.SUCCEED
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "JobState":
+        text = str(value or "").strip()
+        for state in cls:
+            if state.value.lower() == text.lower():
+                return state
+        # linkis-cli and older docs spell success "Success"/"Succeeded".
+        if text.lower() in ("success", "succeeded"):
+            return cls.SUCCEED
+        return cls.UNKNOWN
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """One entry of `progressInfo`: the tasks of one stage (a Spark job, say)."""
+
+    id: str
+    succeed: int
+    failed: int
+    running: int
+    total: int
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> "StageProgress":
+        return cls(
+            id=str(item.get("id", "")),
+            succeed=_as_int(item.get("succeedTasks")) or 0,
+            failed=_as_int(item.get("failedTasks")) or 0,
+            running=_as_int(item.get("runningTasks")) or 0,
+            total=_as_int(item.get("totalTasks")) or 0,
+        )
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    exec_id: str
+    task_id: int | None
+    api: str  # "submit" or "execute": the endpoint that took the job
+
+
+@dataclass(frozen=True)
+class Progress:
+    progress: float  # 0..1
+    stages: tuple[StageProgress, ...] = ()
+    yarn_metrics: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A log reply: Linkis' four strings [error, warn, info, all] and the `fromLine` to echo back."""
+
+    error: str
+    warn: str
+    info: str
+    all: str
+    from_line: int | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        # The entrance drops the last newline, a whole log file (openLog) keeps it.
+        text = self.all[:-1] if self.all.endswith("\n") else self.all
+        return [line.rstrip("\r") for line in text.split("\n")] if text else []
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> "LogChunk":
+        log = data.get("log")
+        if isinstance(log, list):
+            parts = [("" if part is None else str(part)) for part in log] + ["", "", "", ""]
+            error, warn, info, all_ = parts[:4]
+            if len(log) < 4:
+                # A short array has no "all": rebuild it from what is there.
+                all_ = "\n".join(p for p in (error, warn, info) if p)
+        else:
+            error = warn = info = ""
+            all_ = "" if log is None else str(log)
+        return cls(error, warn, info, all_, _as_int(data.get("fromLine")))
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A job-history record (`jobhistory/{id}/get` -> data.task), leniently parsed."""
+
+    task_id: int
+    state: JobState
+    status: str
+    progress: float
+    log_path: str | None
+    result_location: str | None
+    err_code: int | None
+    err_desc: str | None
+    execution_code: str | None
+    engine_type: str | None
+    run_type: str | None
+    created: datetime | None
+    updated: datetime | None
+    cost_time: int | None
+    exec_id: str | None
+    stronger_exec_id: str | None
+    um_user: str | None
+    submit_user: str | None
+    execute_user: str | None
+    instance: str | None
+    labels: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, task: Mapping[str, Any]) -> "TaskInfo":
+        labels = task.get("labels")
+        if isinstance(labels, str):
+            labels = [labels]
+        return cls(
+            task_id=_as_int(task.get("taskID", task.get("taskId", task.get("id")))) or 0,
+            state=JobState.from_wire(task.get("status")),
+            status=str(task.get("status") or ""),
+            progress=_as_progress(task.get("progress")),
+            log_path=_as_str(task.get("logPath")),
+            result_location=_as_str(task.get("resultLocation")),
+            err_code=_as_int(task.get("errCode", task.get("errorCode"))),
+            err_desc=_as_str(task.get("errDesc")),
+            execution_code=_as_str(task.get("executionCode")),
+            engine_type=_as_str(task.get("engineType", task.get("executeApplicationName"))),
+            run_type=_as_str(task.get("runType")),
+            created=_as_time(task.get("createdTime")),
+            updated=_as_time(task.get("updatedTime")),
+            cost_time=_as_int(task.get("costTime")),
+            exec_id=_as_str(task.get("execId")),
+            stronger_exec_id=_as_str(task.get("strongerExecId")),
+            um_user=_as_str(task.get("umUser")),
+            submit_user=_as_str(task.get("submitUser")),
+            execute_user=_as_str(task.get("executeUser")),
+            instance=_as_str(task.get("instance")),
+            labels=tuple(str(x) for x in (labels or ()) if x is not None),
+            raw=dict(task),
+        )
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """One result-set file of a job directory (`_<n>.dolphin`)."""
+
+    index: int
+    name: str
+    path: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    """One `openFile` page: `type` "1".."5", metadata (TABLE: list of column dicts; else a string
+    or None) and rows of strings."""
+
+    type: str
+    metadata: Any
+    rows: list[list[Any]]
+    page: int
+    page_size: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Of the null markers open_file was asked about, those no row of this page holds as a whole
+    # value (None stands for a JSON null): conversion can skip looking for them.
+    absent: frozenset[str | None] = frozenset()
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() and text.strip().lower() not in ("null", "none") else None
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        try:
+            return int(float(str(value).strip()))
+        except ValueError:
+            return None
+
+
+def _as_progress(value: Any) -> float:
+    """0..1 from a float, "0.5", "1.0f" (Linkis' kill path writes that), "10%" or junk (-> 0)."""
+    if value is None or isinstance(value, bool):
+        return 0.0
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip().rstrip("fFdD")
+        percent = text.endswith("%")
+        try:
+            number = float(text.rstrip("%").strip())
+        except ValueError:
+            return 0.0
+        if percent:
+            number /= 100.0
+    if number != number:  # NaN
+        return 0.0
+    return min(1.0, max(0.0, abs(number)))
+
+
+def _as_time(value: Any) -> datetime | None:
+    """Linkis backends send dates as epoch milliseconds; some gateways send ISO text."""
+    if value is None or value == "":
+        return None
+    number = _as_int(value)
+    if number is not None:
+        return datetime.fromtimestamp(number / 1000.0, tz=timezone.utc)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _result_index(name: str) -> int | None:
+    # Like the Java client (JobInfoResult.getResultSetList): the first run of digits in the name.
+    match = re.search(r"\d+", name)
+    return int(match.group()) if match else None
