@@ -8,13 +8,12 @@ test-artifacts/browser/.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import nbformat
 import pytest
-import requests
 
+from gateway_history import gateway_jobs, newest_job
 from lab_server import CHROMIUM, Lab, artifact
 
 if not CHROMIUM.exists():
@@ -37,7 +36,6 @@ DIALOG = ".jp-Dialog"
 TOOLBAR = ".jp-NotebookPanel-toolbar"
 BAR = ".jupyter-widgets.widget-hprogress .progress-bar"
 LABEL = ".jupyter-widgets.widget-label"
-API = "/api/rest_j/v1"
 
 # Records every distinct state of a cell's output as the browser renders it, so that states
 # shorter than a Playwright poll can still be checked afterwards.
@@ -100,29 +98,6 @@ def run_cell(page: Any, index: int) -> Any:
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+Enter")
     return cell
-
-
-def gateway_jobs(gateway: Any) -> list[dict]:
-    """The gateway's job history for the test user, newest first, over HTTP."""
-    reply = requests.get(
-        gateway.url + API + "/jobhistory/list",
-        params={"pageSize": 20},
-        headers={"Token-Code": gateway.token, "Token-User": gateway.user},
-        timeout=10,
-    ).json()
-    assert reply["status"] == 0, reply
-    return sorted(reply["data"]["tasks"], key=lambda task: task["taskID"], reverse=True)
-
-
-def newest_job(gateway: Any, states: set[str], timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        jobs = gateway_jobs(gateway)
-        if jobs and jobs[0]["status"] in states:
-            return jobs[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the newest job on the gateway is not in {sorted(states)}: {jobs[:1]}")
-        time.sleep(0.2)
 
 
 def test_query_shows_progress_logs_and_table(gateway, lab: Lab, page: Any) -> None:

@@ -1,16 +1,9 @@
-"""Helpers to drive a kernel process and read the gateway's job history in kernel tests."""
+"""Helpers to drive a kernel process in tests: run a cell, read what it showed."""
 from __future__ import annotations
 
 import queue
 import time
 from typing import Any, Callable
-
-import requests
-
-from linkis_jupyter.gateway import EmbeddedGateway
-
-API = "/api/rest_j/v1"
-
 
 def execute(kc: Any, code: str, timeout: float = 60, on_output: Callable[[dict], bool] | None = None) -> tuple[dict, list[dict]]:
     """Run one cell; return (execute_reply content, iopub messages of that cell).
@@ -51,25 +44,3 @@ def text_of(outputs: list[dict]) -> str:
             parts.append("\n".join(content["traceback"]))
     return "\n".join(parts)
 
-
-def gateway_jobs(gateway: EmbeddedGateway) -> list[dict]:
-    """The gateway's job history for the test user, newest first, over plain HTTP."""
-    reply = requests.get(
-        gateway.url + API + "/jobhistory/list",
-        params={"pageSize": 100},
-        headers={"Token-Code": gateway.token, "Token-User": gateway.user},
-        timeout=10,
-    ).json()
-    assert reply["status"] == 0, reply
-    return sorted(reply["data"]["tasks"], key=lambda t: t["taskID"], reverse=True)
-
-
-def wait_for_job_state(gateway: EmbeddedGateway, states: set[str], timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        jobs = gateway_jobs(gateway)
-        if jobs and jobs[0]["status"] in states:
-            return jobs[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"newest job not in {states}: {jobs[:1]}")
-        time.sleep(0.1)

@@ -1,10 +1,8 @@
 """The Linkis kernels as real processes through jupyter_client, against the embedded gateway."""
 from __future__ import annotations
 
-import threading
-import time
-
-from kernelproc import execute, gateway_jobs, text_of, wait_for_job_state
+from gateway_history import gateway_jobs, newest_job
+from kernelproc import execute, text_of
 
 # About 100 billion rows: minutes of DuckDB work, so only a kill ends it during a test.
 LONG_SQL = "select count(*) from range(100000000000) t(i) where i % 7 = 3"
@@ -54,7 +52,7 @@ def test_failed_job_is_an_error_reply(start_kernel) -> None:
 def test_interrupt_cancels_the_job(gateway, start_kernel) -> None:
     km, kc = start_kernel("linkis-spark-sql")
     msg_id = kc.execute(LONG_SQL)
-    wait_for_job_state(gateway, {"Running"})
+    newest_job(gateway, {"Running"})
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=30)
     assert reply["parent_header"]["msg_id"] == msg_id
@@ -71,16 +69,16 @@ def test_interrupt_cancels_the_job(gateway, start_kernel) -> None:
 def test_restart_kills_a_running_job(gateway, start_kernel) -> None:
     km, kc = start_kernel("linkis-spark-sql")
     kc.execute(LONG_SQL)
-    wait_for_job_state(gateway, {"Running"})
+    newest_job(gateway, {"Running"})
     km.restart_kernel(now=False)
-    job = wait_for_job_state(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"}, timeout=20)
+    job = newest_job(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"}, timeout=20)
     assert job["status"] == "Cancelled"
 
 
 def test_shutdown_kills_a_running_job(gateway, start_kernel) -> None:
     km, kc = start_kernel("linkis-shell")
     kc.execute("sleep 120")
-    wait_for_job_state(gateway, {"Running"})
+    newest_job(gateway, {"Running"})
     km.shutdown_kernel(now=False)
-    job = wait_for_job_state(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"}, timeout=20)
+    job = newest_job(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"}, timeout=20)
     assert job["status"] == "Cancelled"
