@@ -146,26 +146,17 @@ class ResultSetWriter:
         count = 0
         size = self._buffered
         if self.type == TABLE:
-            for row in rows:
-                record = _fast_table_record(row)
-                buffer.append(record)
-                size += len(record)
-                count += 1
-                if size > 1 << 20:
-                    self._file.write(b"".join(buffer))
-                    buffer.clear()
-                    size = 0
+            records = map(_fast_table_record, rows)
         else:
-            for row in rows:
-                line = row if isinstance(row, str) or row is None else row[0]
-                record = _line_record(line)
-                buffer.append(record)
-                size += len(record)
-                count += 1
-                if size > 1 << 20:
-                    self._file.write(b"".join(buffer))
-                    buffer.clear()
-                    size = 0
+            records = (_line_record(row if isinstance(row, str) or row is None else row[0]) for row in rows)
+        for record in records:
+            buffer.append(record)
+            size += len(record)
+            count += 1
+            if size > 1 << 20:
+                self._file.write(b"".join(buffer))
+                buffer.clear()
+                size = 0
         self._buffered = size
         self.rows += count
         return count
