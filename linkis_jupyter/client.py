@@ -42,15 +42,17 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import quote
 
 import requests
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, TraitError, Unicode, default, observe, validate
-from traitlets.config import Configurable
 
-from .wire import _as_int, _as_progress, _result_index, JobState, StageProgress, SubmitResult, Progress, LogChunk, TaskInfo, ResultFile, ResultPage
 from .errors import APIError, AuthError, ConfigError, LinkisError, LinkisTimeoutError, TransportError, ValidationError
+from .settings import DEFAULT_ENGINE_VERSIONS, REST_PREFIX, ClientSettings
+from .wire import (
+    JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult, TaskInfo, _as_int,
+    _as_progress, _result_index,
+)
 
 if TYPE_CHECKING:
     from .job import JobSpec
@@ -68,69 +70,7 @@ __all__ = [
     "DEFAULT_ENGINE_VERSIONS",
     "REST_PREFIX",
 ]
-
-REST_PREFIX = "/api/rest_j/v1"
-MASK = "********"
-
-# Engine versions Linkis itself defaults to (LabelCommonConfig.java); the engineType label of a
-# 1.x submit needs one. A deployment's own versions go in `LinkisClient.engine_versions`.
-DEFAULT_ENGINE_VERSIONS = {
-    "spark": "2.4.3",
-    "hive": "2.3.3",
-    "python": "python2",
-    "shell": "1",
-    "jdbc": "4",
-    "presto": "0.234",
-    "trino": "371",
-    "openlookeng": "1.5.0",
-    "elasticsearch": "7.6.2",
-    "flink": "1.16.2",
-    "pipeline": "1",
-    "nebula": "3.0.0",
-    "repl": "1",
-    "doris": "1.2.6",
-    "hbase": "2.5.3",
-    "sqoop": "1.4.6",
-    "datax": "3.0.0",
-    "seatunnel": "2.1.2",
-    "io_file": "1.0",
-    "io_hdfs": "1.0",
-}
-
-_ENV = {
-    "gateway_url": "LINKIS_GATEWAY_URL",
-    "user": "LINKIS_USER",
-    "password": "LINKIS_PASSWORD",
-    "token": "LINKIS_TOKEN",
-    "proxy_user": "LINKIS_PROXY_USER",
-    "validation_code": "LINKIS_VALIDATION_CODE",
-    "auth": "LINKIS_AUTH",
-    "proxy_mode": "LINKIS_PROXY_MODE",
-    "api": "LINKIS_API",
-    "connect_timeout": "LINKIS_CONNECT_TIMEOUT",
-    "read_timeout": "LINKIS_READ_TIMEOUT",
-    "retries": "LINKIS_RETRIES",
-    "verify": "LINKIS_VERIFY",
-    "ca_bundle": "LINKIS_CA_BUNDLE",
-    "poll_interval_max": "LINKIS_POLL_INTERVAL_MAX",
-    "unreachable_timeout": "LINKIS_UNREACHABLE_TIMEOUT",
-    "cli_config": "LINKIS_CLI_CONF",
-    "connection_file": "LINKIS_CONNECTION_FILE",
-}
-_SECRETS = ("password", "token", "validation_code")
-_CONFIG_NAMES = (
-    "gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode",
-    "api", "connect_timeout", "read_timeout", "retries", "retry_backoff", "retry_backoff_max", "verify",
-    "ca_bundle", "headers", "poll_interval_min", "poll_interval_max", "page_size", "null_value",
-    "engine_versions", "cli_config", "connection_file", "unreachable_timeout",
-)
-# Reset the HTTP session (cookies, login) when one of these changes.
-_CONNECTION_NAMES = ("gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode")
-_SECRET_HEADER = re.compile(r"token|code|auth|cookie|secret|password|key", re.I)
-_CLI_PREFIX = "wds.linkis.client.common."
-_RANK = {"explicit": 0, "env": 1, "file": 2, "connection": 3, "default": 4}
 _IDEMPOTENT_RETRY_HTTP = (502, 503, 504)
-_URL_OK = re.compile(r"^https?://[^/\s]+")
 _SUBMIT_KEY = "clientSubmitKey"
 
 
@@ -146,35 +86,6 @@ def _connect_failure(exc: BaseException) -> bool:
     reason = getattr(reason, "reason", reason)
     # NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError in urllib3 2.
     return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
-
-
-def _read_properties(path: Path) -> dict[str, str]:
-    """A Java .properties file: key=value or key: value, # and ! comments, \\ continuations."""
-    values: dict[str, str] = {}
-    pending = ""
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = pending + raw.strip() if pending else raw.strip()
-        pending = ""
-        if not line or line[0] in "#!":
-            continue
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            pending = line[:-1]
-            continue
-        match = re.match(r"([^=:\s]+)\s*[=:\s]\s*(.*)$", line)
-        if match:
-            values[match.group(1)] = match.group(2).strip()
-        else:
-            values[line] = ""
-    return values
-
-
-def _normalize_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    # Accept a base URL that already carries the REST prefix (the python SDK's form).
-    for suffix in (REST_PREFIX, "/api/rest_j"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)].rstrip("/")
-    return url
 
 
 @dataclass(frozen=True)
@@ -203,104 +114,11 @@ class _LostSubmit:
         return task.created is None or task.created.timestamp() >= self.sent_at - 60
 
 
-class LinkisClient(Configurable):
+class LinkisClient(ClientSettings):
     """A connection to one Linkis gateway; safe to share between threads."""
 
-    gateway_url = Unicode(
-        help="Linkis gateway base URL, e.g. http://127.0.0.1:9001 (no /api/rest_j/v1). "
-        "Env: LINKIS_GATEWAY_URL; linkis-cli.properties: wds.linkis.client.common.gatewayUrl."
-    ).tag(config=True)
-    user = Unicode(
-        help="The Linkis user (login name, or Token-User). Env: LINKIS_USER; "
-        "linkis-cli.properties: submitUser (or tokenKey with authStrategy=static)."
-    ).tag(config=True)
-    password = Unicode(
-        help="Password for POST /user/login; never shown. Env: LINKIS_PASSWORD; "
-        "linkis-cli.properties: tokenValue with authStrategy=static, or submitPassword."
-    ).tag(config=True)
-    token = Unicode(
-        help="Token sent as Token-Code with Token-User on every request; never shown. Env: LINKIS_TOKEN; "
-        "linkis-cli.properties: tokenValue with authStrategy=token."
-    ).tag(config=True)
-    proxy_user = Unicode(
-        help="Run jobs as this user through the gateway's proxy setting. Env: LINKIS_PROXY_USER; "
-        "linkis-cli.properties: proxyUser."
-    ).tag(config=True)
-    validation_code = Unicode(
-        help="The proxy token of the gateway's proxy.properties (Validation-Code); defaults to `token`. "
-        "Never shown. Env: LINKIS_VALIDATION_CODE."
-    ).tag(config=True)
-    auth = CaselessStrEnum(
-        ["auto", "password", "token", "none"],
-        default_value="auto",
-        help="How to authenticate: password (/user/login + cookie), token (Token-Code/Token-User headers), "
-        "none, or auto (the one of token/password configured at the higher level; token on a tie). "
-        "Env: LINKIS_AUTH; linkis-cli.properties: authStrategy (token|static).",
-    ).tag(config=True)
-    proxy_mode = CaselessStrEnum(
-        ["headers", "login"],
-        default_value="headers",
-        help="How a proxy user is announced: headers (Proxy-User + Validation-Code on every request, "
-        "the Linkis HTTP spec) or login (GET /user/proxy once per session, upstream gateways). "
-        "Env: LINKIS_PROXY_MODE.",
-    ).tag(config=True)
-    api = CaselessStrEnum(
-        ["auto", "execute", "submit"],
-        default_value="auto",
-        help="Submit endpoint: submit (/entrance/submit, Linkis 1.x), execute (/entrance/execute, 0.x), "
-        "or auto (submit, falling back once to execute on a gateway that does not know it). Env: LINKIS_API.",
-    ).tag(config=True)
-    connect_timeout = Float(10.0, help="Seconds to wait for a connection. Env: LINKIS_CONNECT_TIMEOUT.").tag(
-        config=True
-    )
-    read_timeout = Float(60.0, help="Seconds to wait for an answer. Env: LINKIS_READ_TIMEOUT.").tag(config=True)
-    retries = Int(
-        3, help="Retries of an idempotent request (GET) on connection errors, timeouts, HTTP 502/503/504. "
-        "Env: LINKIS_RETRIES."
-    ).tag(config=True)
-    retry_backoff = Float(0.2, help="First retry delay in seconds; doubles each retry.").tag(config=True)
-    retry_backoff_max = Float(2.0, help="Largest retry delay in seconds.").tag(config=True)
-    verify = Bool(True, help="Verify the gateway's TLS certificate. Env: LINKIS_VERIFY (0/false to turn off).").tag(
-        config=True
-    )
-    ca_bundle = Unicode(help="CA bundle file to verify TLS with. Env: LINKIS_CA_BUNDLE.").tag(config=True)
-    headers = Dict(
-        value_trait=Unicode(), help="Extra HTTP headers sent with every request (values of secret-looking names are masked)."
-    ).tag(config=True)
-    poll_interval_min = Float(0.05, help="Seconds from submit to a job's first poll.").tag(config=True)
-    poll_interval_max = Float(
-        2.0, help="Longest pause between two polls of a running job. Env: LINKIS_POLL_INTERVAL_MAX."
-    ).tag(config=True)
-    unreachable_timeout = Float(
-        600.0, help="Seconds a job being waited for, its results, or the lost answer to a submit are retried "
-        "while the gateway cannot be reached (refused connections, timeouts, HTTP 502/503/504), before giving up; "
-        "0 gives up after the request's own retries. Env: LINKIS_UNREACHABLE_TIMEOUT."
-    ).tag(config=True)
-    page_size = Int(
-        100000, help="Rows per openFile page (Linkis allows up to 100000 by default; 5000 is used "
-        "where a gateway refuses more)."
-    ).tag(config=True)
-    null_value = Unicode(
-        help="Sent to openFile as nullValue when set; that text then reads as a missing value "
-        "(NULL and LINKIS_NULL always do)."
-    ).tag(config=True)
-    engine_versions = Dict(
-        value_trait=Unicode(),
-        help="Engine versions for the engineType label, e.g. {'spark': '3.2.1'}; others use Linkis' defaults.",
-    ).tag(config=True)
-    cli_config = Unicode(
-        help="linkis-cli.properties to read settings from. Env: LINKIS_CLI_CONF; "
-        "default ~/.linkis/linkis-cli.properties."
-    ).tag(config=True)
-    connection_file = Unicode(
-        help="The embedded gateway's connection file. Env: LINKIS_CONNECTION_FILE; "
-        "default <jupyter runtime dir>/linkis-gateway.json."
-    ).tag(config=True)
-
     def __init__(self, **kwargs: Any) -> None:
-        # None means "not given", so that callers can pass through optional arguments.
-        kwargs = {name: value for name, value in kwargs.items() if value is not None}
-        self._explicit: set[str] = set()
+        # The HTTP state comes first: loading the settings may already reset the session.
         self._lock = threading.RLock()
         self._session: requests.Session | None = None
         self._logged_in = False
@@ -309,19 +127,10 @@ class LinkisClient(Configurable):
         # Task ids this client submitted: a lost submit answer is never matched to one of them.
         self._submitted: deque[int] = deque(maxlen=1000)
         self._page_size_limit: int | None = None
-        self._cli_cache: tuple[str, dict[str, str]] | None = None
-        self._conn_cache: tuple[str, dict[str, Any]] | None = None
         super().__init__(**kwargs)
-        self._explicit |= set(kwargs) & set(_CONFIG_NAMES)
-        self._explicit |= set(self._find_my_config(self.config)) & set(_CONFIG_NAMES)
 
-    # ------------------------------------------------------------------ configuration layers
-
-    @observe(*_CONFIG_NAMES)
-    def _on_setting_changed(self, change: Any) -> None:
-        self._explicit.add(change["name"])
-        if change["name"] in _CONNECTION_NAMES:
-            self._reset_session()
+    def _connection_changed(self) -> None:
+        self._reset_session()
 
     def _reset_session(self) -> None:
         with self._lock:
@@ -330,312 +139,6 @@ class LinkisClient(Configurable):
             self._session = None
             self._logged_in = False
             self._api_answer = None
-
-    def _cli_values(self) -> tuple[str, dict[str, str]]:
-        """Settings from linkis-cli.properties, by trait name (read once per path)."""
-        path = os.path.expanduser(self.cli_config)
-        if self._cli_cache is not None and self._cli_cache[0] == path:
-            return self._cli_cache
-        values: dict[str, str] = {}
-        try:
-            props = _read_properties(Path(path)) if path and os.path.isfile(path) else {}
-        except OSError:
-            props = {}
-
-        def prop(key: str) -> str:
-            return props.get(_CLI_PREFIX + key, "").strip()
-
-        if prop("gatewayUrl"):
-            values["gateway_url"] = prop("gatewayUrl")
-        strategy = prop("authStrategy").lower()
-        if prop("submitUser"):
-            values["user"] = prop("submitUser")
-        if prop("submitPassword"):
-            values["password"] = prop("submitPassword")
-        if prop("proxyUser"):
-            values["proxy_user"] = prop("proxyUser")
-        if strategy == "token":
-            values["auth"] = "token"
-            if prop("tokenValue"):
-                values["token"] = prop("tokenValue")
-        elif strategy == "static":
-            # The Java client's static strategy logs in with tokenKey/tokenValue as user/password.
-            values["auth"] = "password"
-            if prop("tokenKey") and "user" not in values:
-                values["user"] = prop("tokenKey")
-            if prop("tokenValue"):
-                values["password"] = prop("tokenValue")
-        self._cli_cache = (path, values)
-        return self._cli_cache
-
-    def _connection_values(self) -> tuple[str, dict[str, Any]]:
-        """url/user/token from the embedded gateway's connection file, if its process is alive."""
-        path = os.path.expanduser(self.connection_file)
-        if self._conn_cache is not None and self._conn_cache[0] == path:
-            return self._conn_cache
-        values: dict[str, Any] = {}
-        try:
-            with open(path, encoding="utf-8") as fh:
-                info = json.load(fh)
-            pid = int(info.get("pid") or 0)
-            alive = True
-            if pid > 0:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    alive = False
-                except PermissionError:
-                    pass
-            if alive and info.get("url"):
-                values = {k: str(info[k]) for k in ("url", "user", "token") if info.get(k)}
-        except (OSError, ValueError, TypeError, AttributeError):
-            values = {}
-        self._conn_cache = (path, values)
-        return self._conn_cache
-
-    def _layer(self, name: str) -> tuple[Any, str, str] | None:
-        """(value, rank, description) from env, cli properties or the connection file."""
-        var = _ENV.get(name)
-        if var and os.environ.get(var, "") != "":
-            return os.environ[var], "env", f"env {var}"
-        if name not in ("cli_config", "connection_file"):
-            path, cli = self._cli_values()
-            if name in cli:
-                return cli[name], "file", f"file {path}"
-            if name in ("gateway_url", "user", "token"):
-                conn_path, conn = self._connection_values()
-                if name == "gateway_url" and "url" in conn:
-                    return conn["url"], "connection", f"connection file {conn_path}"
-                # The file's user and token belong to its gateway only: never send them elsewhere.
-                if name in conn and "url" in conn and _normalize_url(conn["url"]) == self.gateway_url:
-                    return conn[name], "connection", f"connection file {conn_path}"
-        return None
-
-    def _layered(self, name: str, fallback: Any, convert: Callable[[str], Any] = str) -> Any:
-        found = self._layer(name)
-        if found is None:
-            return fallback
-        value, _rank, where = found
-        try:
-            if isinstance(value, str) and convert is not str:
-                value = convert(value)
-            # traitlets does not validate dynamic defaults: values from env and files are checked here.
-            return self.traits()[name]._validate(self, value)
-        except (ValueError, TraitError) as exc:
-            detail = str(exc).splitlines()[0] if isinstance(exc, TraitError) else f"{value!r} is not valid"
-            raise ConfigError(f"{where}: {self.redact(detail)} (LinkisClient.{name})") from None
-
-    def _rank(self, name: str) -> int:
-        if name in self._explicit:
-            return _RANK["explicit"]
-        found = self._layer(name)
-        return _RANK[found[1]] if found else _RANK["default"]
-
-    @default("gateway_url")
-    def _default_gateway_url(self) -> str:
-        return self._layered("gateway_url", "http://127.0.0.1:9001")
-
-    @default("user")
-    def _default_user(self) -> str:
-        return self._layered("user", "")
-
-    @default("password")
-    def _default_password(self) -> str:
-        return self._layered("password", "")
-
-    @default("token")
-    def _default_token(self) -> str:
-        return self._layered("token", "")
-
-    @default("proxy_user")
-    def _default_proxy_user(self) -> str:
-        return self._layered("proxy_user", "")
-
-    @default("validation_code")
-    def _default_validation_code(self) -> str:
-        return self._layered("validation_code", "")
-
-    @default("auth")
-    def _default_auth(self) -> str:
-        return self._layered("auth", "auto", str.lower)
-
-    @default("proxy_mode")
-    def _default_proxy_mode(self) -> str:
-        return self._layered("proxy_mode", "headers", str.lower)
-
-    @default("api")
-    def _default_api(self) -> str:
-        return self._layered("api", "auto", str.lower)
-
-    @default("connect_timeout")
-    def _default_connect_timeout(self) -> float:
-        return self._layered("connect_timeout", 10.0, float)
-
-    @default("read_timeout")
-    def _default_read_timeout(self) -> float:
-        return self._layered("read_timeout", 60.0, float)
-
-    @default("retries")
-    def _default_retries(self) -> int:
-        return self._layered("retries", 3, int)
-
-    @default("verify")
-    def _default_verify(self) -> bool:
-        def as_bool(text: str) -> bool:
-            if text.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-
-        return self._layered("verify", True, as_bool)
-
-    @default("ca_bundle")
-    def _default_ca_bundle(self) -> str:
-        return self._layered("ca_bundle", "")
-
-    @default("poll_interval_max")
-    def _default_poll_interval_max(self) -> float:
-        return self._layered("poll_interval_max", 2.0, float)
-
-    @default("cli_config")
-    def _default_cli_config(self) -> str:
-        return self._layered("cli_config", "~/.linkis/linkis-cli.properties")
-
-    @default("connection_file")
-    def _default_connection_file(self) -> str:
-        found = self._layer("connection_file")
-        if found is not None:
-            return found[0]
-        try:
-            from jupyter_core.paths import jupyter_runtime_dir
-
-            return os.path.join(jupyter_runtime_dir(), "linkis-gateway.json")
-        except ImportError:
-            return ""
-
-    @validate("gateway_url")
-    def _check_gateway_url(self, proposal: Any) -> str:
-        url = _normalize_url(proposal["value"])
-        if not _URL_OK.match(url):
-            raise TraitError(f"gateway_url must start with http:// or https://, not {self.redact(url)!r}")
-        try:
-            parts = urlsplit(url)
-            parts.port
-        except ValueError as e:
-            raise TraitError(f"gateway_url {self.redact(url)!r} is not a valid URL: {e}") from None
-        if not parts.hostname or any(c.isspace() for c in parts.netloc):
-            raise TraitError(f"gateway_url {self.redact(url)!r} is not a valid URL: no valid host name") from None
-        return url
-
-    @validate("connect_timeout", "read_timeout")
-    def _check_timeout(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise TraitError(f"{proposal['trait'].name} must be a positive number of seconds")
-        return proposal["value"]
-
-    @validate("retries")
-    def _check_retries(self, proposal: Any) -> int:
-        if proposal["value"] < 0:
-            raise TraitError("retries must be 0 or more")
-        return proposal["value"]
-
-    @validate("page_size")
-    def _check_page_size(self, proposal: Any) -> int:
-        if not 1 <= proposal["value"] <= 100000:
-            raise TraitError("page_size must be between 1 and 100000 (Linkis' openFile limit)")
-        return proposal["value"]
-
-    @default("unreachable_timeout")
-    def _default_unreachable_timeout(self) -> float:
-        return self._layered("unreachable_timeout", 600.0, float)
-
-    @validate("unreachable_timeout")
-    def _check_unreachable_timeout(self, proposal: Any) -> float:
-        if not proposal["value"] >= 0:
-            raise TraitError("unreachable_timeout must be 0 or more seconds")
-        return proposal["value"]
-
-    @validate("poll_interval_min", "poll_interval_max")
-    def _check_poll(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise TraitError(f"{proposal['trait'].name} must be positive")
-        return proposal["value"]
-
-    @property
-    def auth_method(self) -> str:
-        """The authentication in effect: "password", "token" or "none"."""
-        if self.auth != "auto":
-            return self.auth
-        if self.token and self.password:
-            return "token" if self._rank("token") <= self._rank("password") else "password"
-        if self.token:
-            return "token"
-        if self.password:
-            return "password"
-        return "none"
-
-    @property
-    def execute_user(self) -> str:
-        """Who jobs run as: the proxy user if one is set, else the user."""
-        return self.proxy_user or self.user
-
-    @classmethod
-    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: str | None = None) -> str:
-        """The help of one setting, as `%config LinkisClient` prints it: secrets are masked in
-        its "Current:" line."""
-        if inst is None or (trait.name not in _SECRETS and trait.name != "headers"):
-            return super().class_get_trait_help(trait, inst, helptext)
-        text = super().class_get_trait_help(trait, None, helptext)
-        value = getattr(inst, trait.name)
-        if trait.name == "headers":
-            shown: Any = {k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()}
-        else:
-            shown = MASK if value else ""
-        return re.sub(r"\n    Default: .*$", "", text) + f"\n    Current: {shown!r}"
-
-    def describe_config(self) -> list[tuple[str, str, str]]:
-        """(setting, value with secrets masked, where it came from), for every setting."""
-        rows = []
-        for name in _CONFIG_NAMES:
-            value = getattr(self, name)
-            if name in _SECRETS:
-                shown = MASK if value else ""
-            elif name == "headers":
-                shown = json.dumps({k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()})
-            elif isinstance(value, dict):
-                shown = json.dumps(value)
-            else:
-                shown = self.redact(str(value))
-            if name in self._explicit:
-                source = "argument or config"
-            else:
-                found = self._layer(name)
-                source = found[2] if found else "default"
-            rows.append((name, shown, source))
-        rows.append(("auth (in effect)", self.auth_method, "derived"))
-        return rows
-
-    def __repr__(self) -> str:
-        who = self.user or "-"
-        if self.proxy_user:
-            who += f" as {self.proxy_user}"
-        return f"<LinkisClient {self.redact(self.gateway_url)} user={who} auth={self.auth_method} api={self.api}>"
-
-    def redact(self, text: str) -> str:
-        """`text` with every configured secret (and its URL-encoded form) replaced by a mask."""
-        if not text:
-            return text
-        for name in _SECRETS:
-            secret = getattr(self, name, "")
-            if secret and len(secret) >= 2:
-                for form in {secret, quote(secret, safe=""), quote(secret)}:
-                    text = text.replace(form, MASK)
-        for header, value in self.headers.items():
-            if value and len(value) >= 4 and _SECRET_HEADER.search(header):
-                text = text.replace(value, MASK)
-        # user:password@ in a URL
-        return re.sub(r"(https?://[^/\s:@]+:)[^/\s@]+@", r"\1" + MASK + "@", text)
 
     # ------------------------------------------------------------------ HTTP
 

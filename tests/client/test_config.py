@@ -10,7 +10,8 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from linkis_jupyter.client import _ENV, MASK, LinkisClient
+from linkis_jupyter.client import LinkisClient
+from linkis_jupyter.settings import _ENV, MASK
 from linkis_jupyter.errors import ConfigError, LinkisError
 
 
