@@ -598,21 +598,19 @@ class LinkisClient(ClientSettings):
 
     def progress(self, exec_id: str) -> Progress:
         """Progress 0..1 and per-stage info; "not generated yet" (status 1) reads as 0."""
+        return self._progress(exec_id, "progress")
+
+    def progress_with_resource(self, exec_id: str) -> Progress:
+        """The same, plus the YARN resources Linkis reports (`Progress.yarn_metrics`)."""
+        return self._progress(exec_id, "progressWithResource")
+
+    def _progress(self, exec_id: str, endpoint: str) -> Progress:
         try:
-            data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/progress")
+            data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/{endpoint}")
         except ValidationError:
             raise
         except APIError:
             # Linkis answers status 1 until an engine reports progress (the Java client returns 0).
-            return Progress(0.0, ())
-        return _progress_from(data)
-
-    def progress_with_resource(self, exec_id: str) -> Progress:
-        try:
-            data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/progressWithResource")
-        except ValidationError:
-            raise
-        except APIError:
             return Progress(0.0, ())
         return _progress_from(data)
 
