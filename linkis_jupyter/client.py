@@ -350,20 +350,7 @@ class LinkisClient(ClientSettings):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A request whose answer is a Linkis envelope: returns `data`."""
-        return self._call_full(method, path, **kwargs)[0]
-
-    def _call_full(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        idempotent: bool | None = None,
-    ) -> tuple[dict[str, Any], str]:
-        """A request whose answer is a Linkis envelope: (`data`, `message`); one re-login on status -1."""
-        data, message, _response = self._exchange(method, path, params=params, json_body=json_body, idempotent=idempotent)
-        return data, message
+        return self._exchange(method, path, **kwargs)[0]
 
     def _exchange(
         self,
@@ -374,7 +361,8 @@ class LinkisClient(ClientSettings):
         json_body: Any = None,
         idempotent: bool | None = None,
     ) -> tuple[dict[str, Any], str, requests.Response]:
-        """_call_full, also giving the response (its body, for one who needs the bytes)."""
+        """A request whose answer is a Linkis envelope: (`data`, `message`, the response for one who
+        needs its bytes); one re-login on status -1."""
         if idempotent is None:
             idempotent = method == "GET"
         self._ensure_login()
@@ -628,7 +616,7 @@ class LinkisClient(ClientSettings):
         if not ident:
             raise ConfigError("kill needs an execID or a taskID")
         params = {"taskID": task_id} if task_id else None
-        _data, message = self._call_full("GET", f"/entrance/{self._id_path(ident)}/kill", params=params)
+        _data, message, _response = self._exchange("GET", f"/entrance/{self._id_path(ident)}/kill", params=params)
         return message
 
     def kill_jobs(self, exec_ids: list[str], task_ids: list[int]) -> list[dict[str, Any]]:
