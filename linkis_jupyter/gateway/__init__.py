@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from .faults import Faults
+from .installed import InstalledEngines, PluginGate
+from .profile import Profile, get_profile
 
 __all__ = ["EmbeddedGateway", "GatewayConfigError"]
 
@@ -72,6 +74,9 @@ class EmbeddedGateway:
         self.login_window = float(login_window)
         # The HTTP fault-injection endpoints let any logged-in user disturb everyone's requests:
         # only for test setups that ask for them, and never beyond loopback.
+        engines: str | list[str] | tuple[str, ...] | None = None,
+        profile: str | Profile = "1.x",
+        proxy_headers: bool = False,
         self.fault_endpoints = bool(fault_endpoints)
         if self.fault_endpoints and not is_loopback(ip):
             raise GatewayConfigError("the fault-injection endpoints are for loopback test gateways only")
@@ -113,6 +118,19 @@ class EmbeddedGateway:
         self.start()
         return self
 
+        try:
+            # Which Linkis to behave as (gateway/profile.py); handlers read `gw.profile.<flag>`.
+            self.profile: Profile = get_profile(profile)
+            # The engine-version pairs this gateway has plugins for (gateway/installed.py);
+            # `self.engines` is the engine manager, so the list has its own name.
+            self.installed_engines = InstalledEngines.parse(engines)
+        except ValueError as e:
+            raise GatewayConfigError(str(e)) from None
+        # The seed's Proxy-User/Validation-Code headers are no Linkis feature: only on request,
+        # and only with a proxy.properties saying who may be proxied.
+        self.proxy_headers = bool(proxy_headers)
+        if self.proxy_headers and self.proxy_config is None:
+            raise GatewayConfigError("proxy_headers needs a proxy_config (proxy.properties) naming who may be proxied")
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -146,7 +164,10 @@ class EmbeddedGateway:
             self.sessions = Sessions(self.session_timeout)
             self.login_throttle = LoginThrottle(self.login_attempts, self.login_window)
             self.jobs = JobManager(
-                self.storage, self.engines, instance=f"{host}:{port}",
+                self.storage,
+                # Jobs reach the engines through the plugin check, as on LinkisManager.
+                PluginGate(self.engines, self.storage, self.installed_engines, self.profile, f"{host}:{port}"),
+                instance=f"{host}:{port}",
                 evict_after=self.evict_after, job_timeout=self.job_timeout,
                 max_running_per_user=self.max_running_per_user,
             )
