@@ -58,6 +58,9 @@ class EmbeddedGateway:
         login_attempts: int = 5,
         login_window: float = 60.0,
         fault_endpoints: bool = False,
+        engines: str | list[str] | tuple[str, ...] | None = None,
+        profile: str | Profile = "1.x",
+        proxy_headers: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.ip = ip
@@ -74,9 +77,6 @@ class EmbeddedGateway:
         self.login_window = float(login_window)
         # The HTTP fault-injection endpoints let any logged-in user disturb everyone's requests:
         # only for test setups that ask for them, and never beyond loopback.
-        engines: str | list[str] | tuple[str, ...] | None = None,
-        profile: str | Profile = "1.x",
-        proxy_headers: bool = False,
         self.fault_endpoints = bool(fault_endpoints)
         if self.fault_endpoints and not is_loopback(ip):
             raise GatewayConfigError("the fault-injection endpoints are for loopback test gateways only")
@@ -88,6 +88,19 @@ class EmbeddedGateway:
             raise GatewayConfigError("session_timeout must be positive")
         if self.proxy_config is not None and not self.proxy_config.is_file():
             raise GatewayConfigError(f"proxy config file not found: {self.proxy_config}")
+        try:
+            # Which Linkis to behave as (gateway/profile.py); handlers read `gw.profile.<flag>`.
+            self.profile: Profile = get_profile(profile)
+            # The engine-version pairs this gateway has plugins for (gateway/installed.py);
+            # `self.engines` is the engine manager, so the list has its own name.
+            self.installed_engines = InstalledEngines.parse(engines)
+        except ValueError as e:
+            raise GatewayConfigError(str(e)) from None
+        # The seed's Proxy-User/Validation-Code headers are no Linkis feature: only on request,
+        # and only with a proxy.properties saying who may be proxied.
+        self.proxy_headers = bool(proxy_headers)
+        if self.proxy_headers and self.proxy_config is None:
+            raise GatewayConfigError("proxy_headers needs a proxy_config (proxy.properties) naming who may be proxied")
         if not is_loopback(ip) and not (self.users or self.tokens):
             raise GatewayConfigError(
                 f"refusing to listen on {ip} without a password or token: "
@@ -118,19 +131,6 @@ class EmbeddedGateway:
         self.start()
         return self
 
-        try:
-            # Which Linkis to behave as (gateway/profile.py); handlers read `gw.profile.<flag>`.
-            self.profile: Profile = get_profile(profile)
-            # The engine-version pairs this gateway has plugins for (gateway/installed.py);
-            # `self.engines` is the engine manager, so the list has its own name.
-            self.installed_engines = InstalledEngines.parse(engines)
-        except ValueError as e:
-            raise GatewayConfigError(str(e)) from None
-        # The seed's Proxy-User/Validation-Code headers are no Linkis feature: only on request,
-        # and only with a proxy.properties saying who may be proxied.
-        self.proxy_headers = bool(proxy_headers)
-        if self.proxy_headers and self.proxy_config is None:
-            raise GatewayConfigError("proxy_headers needs a proxy_config (proxy.properties) naming who may be proxied")
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -24,7 +24,9 @@ from .faults import Fault
 from .files import FilesystemRoutes
 from .jobs import EntranceJob, JobState, parse_exec_id, split_log, task_index
 from .storage import valid_user_name
-from .web import ROUTES, TICKET_COOKIE, ApiError, ProxyRules, error_code_error, route
+from .installed import parse_engine_label
+from .profile import TooManyServices, route_0x_entrance
+from .web import ROUTES, ApiError, ProxyRules, SpringError, error_code_error, route
 
 if TYPE_CHECKING:
     from . import EmbeddedGateway
@@ -52,13 +54,61 @@ MSG_KILL_DENIED = "You have no permission to kill this job, excecute by user:{us
 MSG_HISTORY_EMPTY = ("The corresponding job was not found, or there may be no permission to view "
                      "the job(没有找到对应的job，也可能是没有查看该job的权限)")
 
-# Default engine versions of Linkis (LabelCommonConfig), for the 0.x execute body.
-DEFAULT_VERSIONS = {
-    "spark": "2.4.3", "hive": "2.3.3", "python": "python2", "shell": "1", "jdbc": "4",
-    "presto": "0.234", "trino": "371", "openlookeng": "1.5.0", "elasticsearch": "7.6.2",
-    "flink": "1.16.2", "pipeline": "1", "nebula": "3.0.0", "repl": "1", "doris": "1.2.6",
-    "io_file": "1.0", "io_hdfs": "1.0",
-}
+# SSOUtils' NonLoginException / LoginExpireException texts (errCode 11002), as /user/* reports them.
+NO_LOGIN = ("NonLoginException", "You are not logged in, please login first(您尚未登录，请先登录!)")
+UNKNOWN_TICKET = ("LoginExpireException", "You are not logged in, please login first!(您尚未登录，请先登录!)")
+EXPIRED_TICKET = ("LoginExpireException", "Login has expired, please log in again!(登录已过期，请重新登录！)")
+# LabelCheckInterceptor (50079, 50080); EntranceConfiguration DEFAULT_REQUEST_APPLICATION_NAME.
+MSG_NO_ENGINE_LABEL = "engineTypeLabel must be need"
+MSG_NO_USER_CREATOR = "UserCreatorLabel must be need"
+MSG_USER_MISMATCH = ("SubmitUser : {submit} must be the same as ExecuteUser : {execute} , "
+                     "and user : {label} in userCreatorLabel.")
+DEFAULT_CREATOR = "IDE"
+
+
+def split_user_creator(value: Any) -> tuple[str, str] | None:
+    """(user, creator) of a `<user>-<creator>` label value, or None when UserCreatorLabel gets no
+    value: it must split on `-` into exactly two parts (SerializableLabel.setStringValue; Java's
+    split drops trailing empty parts), so a user name with `-` cannot submit."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    parts = value.split("-")
+    while parts and not parts[-1]:
+        parts.pop()
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def exec_id_overrun_0x(digits: str) -> int | None:
+    """The end index at which 0.11.0 ZuulEntranceUtils.parseExecID overruns an all-digit id (its
+    first six digits read as three 2-digit lengths), None when every substring fits."""
+    if len(digits) < 6:
+        return 6
+    lengths = (int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
+    end = 6
+    for length in lengths:
+        end += length
+        if end > len(digits):
+            return end
+    return None
+
+
+def source_tailor(source_json: str | None) -> str | None:
+    """QueryTaskVO.sourceTailor: the source's values joined with `-` (TaskConversions)."""
+    if not source_json:
+        return None
+    try:
+        source = json.loads(source_json)
+    except ValueError:
+        return None
+    if not isinstance(source, dict):
+        return None
+    return "-".join(v if isinstance(v, str) else json.dumps(v) for v in source.values())
+
+
+MAX_HISTORY_PAGE = 100000
+
+# Services behind the gateway: linkis-cg-entrance and linkis-ps-publicservice.
+BACKEND_SERVICES = ("entrance", "jobhistory", "filesystem")
 
 
 class GatewayHandler(FilesystemRoutes):
@@ -92,6 +142,13 @@ class GatewayHandler(FilesystemRoutes):
         except ApiError as e:
             if not self._finished:
                 self.reply(e.status, e.message, e.data, e.method or path, e.http)
+        except SpringError as e:
+            if not self._finished:
+                self.set_status(e.status)
+                if e.allow:
+                    self.set_header("Allow", e.allow)
+                self.set_header("Content-Type", "application/json")
+                self.finish(json.dumps(e.body(path)))
 
     def _admin_path(self, path: str) -> bool:
         return path.rstrip("/").endswith(("/gateway/faults", "/gateway/expireSessions"))
@@ -118,20 +175,27 @@ class GatewayHandler(FilesystemRoutes):
             m = pattern.fullmatch(api_path)
             if m is None:
                 continue
-            if method not in methods.split(","):
+            # UserRestful.doUserRequest goes by the path alone, whatever the method.
+            if method not in methods.split(",") and not user_restful:
                 allowed.append(methods)
                 continue
             result = getattr(self, name)(*[unquote(g) for g in m.groups()])
             if asyncio.iscoroutine(result):
                 await result
             return
-        if allowed:
-            raise ApiError(1, f"Request method '{method}' not supported")
         if user_restful:
             raise ApiError(1, "unknown request URI " + api_path[len("/user/"):])
         service = api_path.strip("/").split("/", 1)[0]
-        if service in ("entrance", "jobhistory", "filesystem", "gateway", "user"):
-            raise ApiError(1, f"No handler found for {method} {self.request.path}", http=404)
+        if service == "gateway":
+            # The gateway's own paths: answered by the gateway, never by a Spring backend.
+            if allowed:
+                raise ApiError(1, f"Request method '{method}' not supported")
+            raise ApiError(1, f"Cannot find a service to deal {self.request.path}, ignore it.")
+        if service in BACKEND_SERVICES:
+            # The gateway forwards these; the backend's Spring answers what it has no mapping for.
+            if allowed:
+                raise SpringError(405, allow=", ".join(dict.fromkeys(",".join(allowed).split(","))))
+            raise SpringError(404)
         raise ApiError(1, f"Cannot find a service to deal {self.request.path}, ignore it.")
 
     # == /user ======================================================================================
@@ -174,6 +238,10 @@ class GatewayHandler(FilesystemRoutes):
 
     @route("POST", r"/user/token-login")
     def token_login(self) -> None:
+        # The one /user/ endpoint that reads the token headers (UserRestful: TokenAuthentication
+        # .tokenAuth(gatewayContext, login = true)).
+        if self.request.method != "POST":
+            raise ApiError(1, "Only support method POST")
         who = self.authenticate()
         if who.via != "token":
             raise ApiError(-1, "请在Header或Cookie中同时指定Token-Code 和 Token-User，以便完成token认证！")
@@ -185,17 +253,37 @@ class GatewayHandler(FilesystemRoutes):
         ticket = self._ticket()
         if ticket:
             self.gw.sessions.remove(ticket)
-        self.clear_cookie(TICKET_COOKIE, path="/")
+        self.clear_cookie(self.ticket_cookie, path="/")
         self.reply(0, "Logout successful(退出登录成功)！")
+
+    def _cookie_user(self) -> tuple[str | None, tuple[str, str]]:
+        """(user, why not): /user/* knows the session cookie only, never token headers
+        (SecurityFilter hands /user/ to UserRestful first; GatewaySSOUtils.getLoginUsername)."""
+        ticket = self._ticket()
+        if not ticket:
+            return None, NO_LOGIN
+        user, expired = self.gw.sessions.lookup(ticket)
+        return user, EXPIRED_TICKET if expired else UNKNOWN_TICKET
+
+    def _no_login_text(self, why: tuple[str, str]) -> str:
+        return self.exception_text(11002, why[1], self.gw.profile.gateway_service_kind)
 
     @route("GET", r"/user/userInfo")
     def user_info(self) -> None:
-        who = self.authenticate()
-        self.reply(0, "get user information succeed!", {"userName": who.user})
+        user, why = self._cookie_user()
+        if user is None:
+            # The exception escapes UserRestful; SecurityFilter answers Message.error with it.
+            text = self._no_login_text(why)
+            if self.gw.profile.user_error_prefix:
+                text = f"login failed! reason: {why[0]}: {text}"
+            raise ApiError(1, text, method=self.request.path)
+        self.reply(0, "get user information succeed!", {"userName": user})
 
     @route("GET,POST", r"/user/heartbeat")
     def heartbeat(self) -> None:
-        self.authenticate()
+        user, why = self._cookie_user()
+        if user is None:
+            raise ApiError(-1, self._no_login_text(why))
         self.reply(0, "Maintain heartbeat success(维系心跳成功)")
 
     @route("GET", r"/user/publicKey")
@@ -247,10 +335,59 @@ class GatewayHandler(FilesystemRoutes):
 
     @route("POST", r"/entrance/submit")
     async def submit(self) -> None:
+        if not self.gw.profile.unified_entrance:
+            # 0.x: no `entrance` service; the gateway finds one entrance per engine instead.
+            self._route_0x("entrance")
         body = self.body_json()
-        if "executionContent" not in body:
-            await self._submit_old(body, "/api/entrance/submit")
-            return
+        execute_user = self._execute_user(body)
+        if "executionContent" in body:
+            await self._submit_new(body, execute_user, "/api/entrance/submit")
+        else:
+            await self._submit_old(body, execute_user, "/api/entrance/submit")
+
+    @route("POST", r"/entrance/execute")
+    async def execute(self) -> None:
+        body = self.body_json()
+        # The 0.x spec wraps the request as {"method": ..., "data": {...}}.
+        if "executionCode" not in body and isinstance(body.get("data"), dict):
+            body = body["data"]
+        # EntranceRestfulApi.execute: the operation user runs it, whatever the body says.
+        if "executionContent" in body and self.gw.profile.unified_entrance:
+            await self._submit_new(body, self.user, "/api/entrance/execute")
+        else:
+            await self._submit_old(body, self.user, "/api/entrance/execute")
+
+    def _execute_user(self, body: dict[str, Any]) -> str:
+        """EntranceRestfulApi.submit: the body's executeUser counts only with an admin token."""
+        requested = body.get("executeUser")
+        assert self.who is not None
+        if not self.who.admin_token or requested is None or not str(requested).strip():
+            return self.user
+        user = str(requested)
+        if not valid_user_name(user):
+            raise error_code_error(20009, f"Label params invalid executeUser {user!r} is not a valid user name")
+        return user
+
+    def _route_0x(self, service_id: str) -> str:
+        """The 0.11.0 gateway's choice of entrance for `service_id` (gateway/profile.py); its
+        routing errors are status 1 with HTTP 200 (DefaultGatewayRouter writes no status)."""
+        entrances = [f"{name}Entrance" for name in self.gw.installed_engines.engine_names()]
+        kind = self.gw.profile.gateway_service_kind
+        try:
+            entrance = route_0x_entrance(service_id, entrances)
+        except TooManyServices as e:
+            text = self.exception_text(11010, str(e), kind)
+            raise ApiError(1, f"TooManyServiceException: {text}", {"data": self.request.body.decode(errors="replace")},
+                           method=self.request.path, http=200) from None
+        if entrance is None:
+            # No instance: the gateway waits for service discovery, then reports the root cause of
+            # its NoApplicationExistsException, the wait's TimeoutException.
+            raise ApiError(1, "TimeoutException: ", {"data": self.request.body.decode(errors="replace")},
+                           method=self.request.path, http=200)
+        return entrance[: -len("Entrance")]
+
+    async def _submit_new(self, body: dict[str, Any], execute_user: str, method: str) -> None:
+        """CommonEntranceParser.parseToTask."""
         labels = body.get("labels")
         if not isinstance(labels, dict) or not labels:
             raise error_code_error(20008, "params cannot be empty ,  labels is null")
@@ -260,49 +397,41 @@ class GatewayHandler(FilesystemRoutes):
         code = content.get("code")
         if not isinstance(code, str) or not code.strip():
             raise error_code_error(20007, "The param executionCode cannot be empty (参数 executionCode 不能为空)")
-        engine_type = labels.get("engineType")
-        if not isinstance(engine_type, str) or not engine_type.strip():
+        if labels.get("engineType") is None:
+            # Built from the configured spark version (LabelCommonConfig.SPARK_ENGINE_VERSION).
+            spark = self.gw.installed_engines.default_version("spark")
             raise error_code_error(20009, "Label params invalid You need to specify engineTypeLabel in "
-                                          "labels,such as spark-2.4.3")
+                                          f"labels,such as spark-{spark}")
         run_type = content.get("runType") or labels.get("codeType")
         if not isinstance(run_type, str) or not run_type.strip():
             raise error_code_error(20009, "Label params invalid You need to specify runType in execution "
                                           "content, such as sql")
         user_creator = labels.get("userCreator")
-        creator = "IDE"
-        if isinstance(user_creator, str) and "-" in user_creator:
-            creator = user_creator.rsplit("-", 1)[1] or "IDE"
-        labels = dict(labels, codeType=run_type, userCreator=f"{self.user}-{creator}")
-        engine = engine_type.strip().split("-", 1)[0]
-        await self._start_job(
-            code=code, run_type=run_type, engine_type=engine_type.strip(), creator=creator,
-            params=body.get("params"), source=body.get("source"), labels=labels,
-            execute_application_name=engine, request_application_name=creator,
-            method="/api/entrance/submit",
-        )
+        if user_creator is None:
+            user_creator = f"{execute_user}-{DEFAULT_CREATOR}"
+        labels = dict(labels, codeType=run_type, userCreator=user_creator)
+        await self._start_job(code=code, run_type=run_type, labels=labels, params=body.get("params"),
+                              source=body.get("source"), execute_user=execute_user, method=method)
 
-    @route("POST", r"/entrance/execute")
-    async def execute(self) -> None:
-        body = self.body_json()
-        # The 0.x spec wraps the request as {"method": ..., "data": {...}}.
-        if "executionCode" not in body and isinstance(body.get("data"), dict):
-            body = body["data"]
-        if "executionContent" in body:
-            raise error_code_error(20010, "Only code with runtype supported (仅支持运行类型的代码)")
-        await self._submit_old(body, "/api/entrance/execute")
-
-    async def _submit_old(self, body: dict[str, Any], method: str) -> None:
-        creator = body.get("requestApplicationName") or "IDE"
+    async def _submit_old(self, body: dict[str, Any], execute_user: str, method: str) -> None:
+        """CommonEntranceParser.parseToOldTask: the server picks the engine version."""
+        app = body.get("executeApplicationName")
+        if not self.gw.profile.unified_entrance:
+            if not isinstance(app, str) or not app.strip():
+                # EntranceExecutionGatewayParser, before any entrance sees the request.
+                raise ApiError(1, f"requestUri {self.request.path} need request parameter executeApplicationName",
+                               method=self.request.path, http=200)
+            app = self._route_0x(app)
+        creator = body.get("requestApplicationName") or DEFAULT_CREATOR
         if not isinstance(creator, str):
-            creator = "IDE"
+            creator = DEFAULT_CREATOR
         code = body.get("executionCode")
         source = body.get("source") if isinstance(body.get("source"), dict) else {}
         if not isinstance(code, str) or not code.strip():
-            if creator == "IDE" and not source.get("scriptPath"):
+            if creator == DEFAULT_CREATOR and not source.get("scriptPath"):
                 raise error_code_error(20007, "The param executionCode and scriptPath cannot be empty at "
                                               "the same time(参数 executionCode 和 scriptPath 不能同时为空)")
             raise error_code_error(20007, "The param executionCode cannot be empty (参数 executionCode 不能为空)")
-        app = body.get("executeApplicationName")
         if not isinstance(app, str) or not app.strip():
             raise error_code_error(20009, "Label params invalid You need to specify executeApplicationName, "
                                           "such as spark")
@@ -310,19 +439,28 @@ class GatewayHandler(FilesystemRoutes):
         run_type = body.get("runType") or "sql"
         if not isinstance(run_type, str):
             raise error_code_error(20009, "Label params invalid runType must be a string, such as sql")
-        engine_type = f"{app}-{DEFAULT_VERSIONS.get(app, '1')}"
+        version = dict(self.gw.profile.default_versions).get(app) or self.gw.installed_engines.default_version(app)
         extra = body.get("labels") if isinstance(body.get("labels"), dict) else {}
-        labels = dict(extra, engineType=engine_type, userCreator=f"{self.user}-{creator}", codeType=run_type)
-        await self._start_job(
-            code=code, run_type=run_type, engine_type=engine_type, creator=creator,
-            params=body.get("params"), source=source, labels=labels,
-            execute_application_name=app, request_application_name=creator, method=method,
-        )
+        labels = dict(extra, engineType=f"{app}-{version}", userCreator=f"{execute_user}-{creator}",
+                      codeType=run_type)
+        await self._start_job(code=code, run_type=run_type, labels=labels, params=body.get("params"),
+                              source=source, execute_user=execute_user, method=method)
 
-    async def _start_job(self, *, code: str, run_type: str, engine_type: str, creator: str,
-                         params: Any, source: Any, labels: dict[str, Any],
-                         execute_application_name: str, request_application_name: str,
-                         method: str) -> None:
+    def _label_check(self, engine: str, user_creator: tuple[str, str] | None,
+                     execute_user: str) -> ApiError | None:
+        """LabelCheckInterceptor: an engine type, and a userCreator label naming the execute user."""
+        assert self.who is not None
+        if not engine.strip():
+            return error_code_error(50079, MSG_NO_ENGINE_LABEL)
+        if user_creator is None or not user_creator[0].strip():
+            return error_code_error(50079, MSG_NO_USER_CREATOR)
+        if user_creator[0].lower() != execute_user.lower():
+            return error_code_error(50080, MSG_USER_MISMATCH.format(
+                submit=self.who.login_user, execute=execute_user, label=user_creator[0]))
+        return None
+
+    async def _start_job(self, *, code: str, run_type: str, labels: dict[str, Any], params: Any,
+                         source: Any, execute_user: str, method: str) -> None:
         assert self.who is not None
         params = params if isinstance(params, dict) else {}
         variable = params.get("variable") if isinstance(params.get("variable"), dict) else {}
@@ -334,28 +472,72 @@ class GatewayHandler(FilesystemRoutes):
                 # A JSON \ud800 escape decodes to a lone surrogate, which no file or database takes.
                 raise error_code_error(20007, f"The param {what} is not valid Unicode text: a lone surrogate "
                                               f"at position {e.start}") from None
+        source = dict(source) if isinstance(source, dict) else {}
+        source["requestIP"] = self.request.remote_ip
+        raw_engine = str(labels.get("engineType") or "").strip()
+        engine, version = parse_engine_label(raw_engine) if raw_engine else ("", "")
+        engine_type = f"{engine}-{version}" if engine else raw_engine
+        user_creator = split_user_creator(labels.get("userCreator"))
+        creator = user_creator[1] if user_creator else None
+        job = dict(
+            submit_user=self.who.login_user, execute_user=execute_user, creator=creator,
+            engine_type=engine_type, run_type=run_type.strip().lower(), params=params, source=source,
+            labels=labels, execute_application_name=engine, request_application_name=creator,
+        )
+        # EntranceServer.execute stores the job before its interceptors run; one that refuses it
+        # leaves it Failed in job history with that error (dealInitedJobRequest).
+        refused = self._label_check(engine, user_creator, execute_user)
+        if refused is not None:
+            await self._store_refused(job, code, refused)
+            raise refused
+        assert creator is not None
+        if not valid_user_name(creator):
+            raise error_code_error(20009, f"Label params invalid the creator {creator!r} is not a valid name")
         # Linkis' entrance adds who submits and who runs the job (VariableUtils' user variables).
-        values.setdefault("user", self.who.user)
-        values.setdefault("execute_user", self.who.user)
+        values.setdefault("user", execute_user)
+        values.setdefault("execute_user", execute_user)
         values.setdefault("submit_user", self.who.login_user)
         try:
             code = variables.substitute(code, values, run_type=run_type.strip().lower())
         except Exception as e:  # a bad variable is the user's mistake, answered in one line
-            raise ApiError(1, f"error code(错误码): 20050, error message(错误信息): Failed to substitute "
-                              f"variables: {e}.") from None
-        source = dict(source) if isinstance(source, dict) else {}
-        source["requestIP"] = self.request.remote_ip
-        if not valid_user_name(creator):
-            raise error_code_error(20009, f"Label params invalid the creator {creator!r} is not a valid name")
-        job = await self.blocking(lambda: self.gw.jobs.submit(
-            submit_user=self.who.login_user, execute_user=self.who.user, creator=creator,
-            engine_type=engine_type, run_type=run_type.strip().lower(), code=code, params=params,
-            source=source, labels=labels, execute_application_name=execute_application_name,
-            request_application_name=request_application_name,
-        ))
-        self.reply(0, "OK", {"execID": job.exec_id, "taskID": job.task_id}, method)
+            refused = ApiError(1, f"error code(错误码): 20050, error message(错误信息): Failed to substitute "
+                                  f"variables: {e}.")
+            await self._store_refused(job, code, refused, err_code=20050, err_desc=f"Failed to substitute variables: {e}")
+            raise refused from None
+        submitted = await self.blocking(lambda: self.gw.jobs.submit(code=code, **job))
+        self.reply(0, "OK", {"execID": submitted.exec_id, "taskID": submitted.task_id}, method)
+
+    async def _store_refused(self, job: dict[str, Any], code: str, error: ApiError,
+                             err_code: int | None = None, err_desc: str | None = None) -> None:
+        detail = error.data.get("errorMsg", {})
+        now = int(time.time() * 1000)
+        row = dict(
+            submit_user=job["submit_user"], execute_user=job["execute_user"], creator=job["creator"],
+            engine_type=job["engine_type"], run_type=job["run_type"], execution_code=code,
+            execute_application_name=job["execute_application_name"],
+            request_application_name=job["request_application_name"],
+            status=JobState.FAILED.value, progress="1.0", instance=self.gw.jobs.instance,
+            params_json=json.dumps(job["params"]), source_json=json.dumps(job["source"]),
+            labels_json=json.dumps(job["labels"]), created_time=now, updated_time=now, end_time=now,
+            err_code=err_code or detail.get("errCode"), err_desc=err_desc or detail.get("desc"),
+        )
+        await self.blocking(lambda: self.gw.storage.insert_task(**row))
 
     # == /entrance/{id}/... ==========================================================================
+
+    def _task_id_path(self, raw_id: str) -> bool:
+        """Whether `raw_id` is a job-history taskID in the execID slot (1.5.0-1.8.0 gateways)."""
+        if not raw_id.isdigit():
+            return False
+        if self.gw.profile.taskid_in_path:
+            return True
+        # A 0.11.0 gateway parses every id as an execID (ZuulEntranceUtils.parseExecID) and a
+        # short number overruns it; GatewayAuthorizationFilter answers the exception, HTTP 200.
+        end = exec_id_overrun_0x(raw_id)
+        if end is not None:
+            raise ApiError(1, f"StringIndexOutOfBoundsException: String index out of range: {end}",
+                           method=self.request.path, http=200)
+        return False
 
     def _by_task_id(self, raw_id: str) -> tuple[str, str | None]:
         """Linkis 1.5-1.8 gateways take a numeric taskID in the execID slot: (status, execID of
@@ -399,7 +581,7 @@ class GatewayHandler(FilesystemRoutes):
     @route("GET", r"/entrance/([^/]+)/status")
     def status(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/status"
-        if exec_id.isdigit():
+        if self._task_id_path(exec_id):
             status, _live = self._by_task_id(exec_id)
             self.ok({"status": status, "execID": "", "taskID": exec_id}, method=method)
             return
@@ -443,7 +625,7 @@ class GatewayHandler(FilesystemRoutes):
         self.ok(data, method=method)
 
     def _progress_or_task(self, exec_id: str, method: str) -> dict[str, Any]:
-        if not exec_id.isdigit():
+        if not self._task_id_path(exec_id):
             return self._progress_data(exec_id, method)
         status, live = self._by_task_id(exec_id)
         if JobState(status).is_terminal:
@@ -456,7 +638,7 @@ class GatewayHandler(FilesystemRoutes):
     @route("GET", r"/entrance/([^/]+)/log")
     def job_log(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/log"
-        if exec_id.isdigit():
+        if self._task_id_path(exec_id):
             status, live = self._by_task_id(exec_id)
             if JobState(status).is_terminal or live is None:
                 raise ApiError(1, MSG_LOG_GONE, method=method)
@@ -474,10 +656,11 @@ class GatewayHandler(FilesystemRoutes):
         payload: Any = split_log(lines) if distinct else "\n".join(lines)
         self.ok({"log": payload, "execID": exec_id, "fromLine": from_line + len(lines)}, method=method)
 
-    @route("GET,POST", r"/entrance/([^/]+)/kill")
+    # GET only, in every version: a POST gets the backend's Spring 405.
+    @route("GET", r"/entrance/([^/]+)/kill")
     async def kill(self, exec_id: str) -> None:
         method = f"/api/entrance/{exec_id}/kill"
-        if exec_id.isdigit():
+        if self._task_id_path(exec_id):
             status, live = self._by_task_id(exec_id)
             if JobState(status).is_terminal or live is None:
                 raise ApiError(1, "The job already completed. Do not support kill.(任务已经结束，不支持kill)",
@@ -503,6 +686,8 @@ class GatewayHandler(FilesystemRoutes):
 
     @route("POST", r"/entrance/([^/]+)/killJobs")
     async def kill_jobs(self, _id: str) -> None:
+        if not self.gw.profile.kill_jobs:
+            raise SpringError(404)
         body = self.body_json()
         ids, task_ids = body.get("idList"), body.get("taskIDList")
         if not isinstance(ids, list) or not isinstance(task_ids, list):
@@ -557,8 +742,8 @@ class GatewayHandler(FilesystemRoutes):
             "taskID": row["task_id"],
             "instance": row["instance"],
             "execId": self._short_id(row) or None,
+            # QueryTaskVO has no submitUser: umUser is the submit user.
             "umUser": row["submit_user"],
-            "submitUser": row["submit_user"],
             "executeUser": row["execute_user"],
             "engineInstance": None,
             "executionCode": None if brief else row["execution_code"],
@@ -578,7 +763,7 @@ class GatewayHandler(FilesystemRoutes):
             "costTime": (end if end else int(time.time() * 1000)) - created,
             "strongerExecId": row["exec_id"],
             "sourceJson": row["source_json"],
-            "sourceTailor": (row["execution_code"] or "")[:100],
+            "sourceTailor": source_tailor(row["source_json"]),
             "engineStartTime": row["engine_start_time"],
             "labels": [f"{k}:{v}" for k, v in labels.items()],
             "canRetry": False,
@@ -588,9 +773,6 @@ class GatewayHandler(FilesystemRoutes):
             "requestEndTime": end,
             "requestSpendTime": (end - created) if end else None,
             "metrics": "{}",
-            "engineLogPath": None,
-            "ecmInstance": None,
-            "ticketId": None,
             "subJobs": None,
         }
         return vo
@@ -616,7 +798,8 @@ class GatewayHandler(FilesystemRoutes):
     @route("GET", r"/jobhistory/list")
     def history_list(self) -> None:
         page_now = max(self.int_arg("pageNow", 1) or 1, 1)
-        page_size = min(max(self.int_arg("pageSize", 20) or 20, 1), 1000)
+        # QueryRestfulApi.list has no cap; this bound only keeps one request from exhausting memory.
+        page_size = min(max(self.int_arg("pageSize", 20) or 20, 1), MAX_HISTORY_PAGE)
         status = self.get_query_argument("status", None)
         task_id = self.get_query_argument("taskID", None)
         try:

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("linkis_jupyter.gateway")
 
 API = "/api/rest_j/v1"
+# The 1.x session cookie; a 0.x profile uses its own (gateway/profile.py `ticket_cookie`).
 TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
-LEGACY_TICKET_COOKIE = "bdp-user-ticket-id"
 HTTP_FOR_STATUS = {-1: 401, 0: 200, 1: 400, 2: 412, 3: 403, 4: 206}
 
 MSG_NOT_LOGGED_IN = "You are not logged in, please login first(您尚未登录，请先登录)!"
@@ -45,6 +45,32 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.data, self.method = status, message, data or {}, method
         self.http = http
+
+
+class SpringError(Exception):
+    """A Linkis backend's Spring Boot error page (BasicErrorController), not a Linkis envelope:
+    an unknown path (404) or a method the @RequestMapping does not allow (405)."""
+
+    REASONS = {404: "Not Found", 405: "Method Not Allowed"}
+
+    def __init__(self, status: int, allow: str | None = None) -> None:
+        super().__init__(self.REASONS[status])
+        self.status, self.allow = status, allow
+
+    def body(self, path: str) -> dict[str, Any]:
+        # Linkis' ObjectMapper writes dates as epoch milliseconds (DataWorkCloudApplication).
+        return {"timestamp": int(time.time() * 1000), "status": self.status,
+                "error": self.REASONS[self.status], "path": path}
+
+
+def exception_text(code: int, desc: str, host: str, port: int, service_kind: str) -> str:
+    """getMessage() of a Linkis exception (LinkisException, LinkisRuntimeException)."""
+    return f"errCode: {code} ,desc: {desc} ,ip: {host} ,port: {port} ,serviceKind: {service_kind}"
+
+
+def is_admin_token(token: str | None) -> bool:
+    """Configuration.isAdminToken (1.6.0+): the token starts with ADMIN-, in any case."""
+    return bool(token and token.strip()) and str(token).upper().startswith("ADMIN-")
 
 
 def error_code_error(code: int, desc: str) -> ApiError:
@@ -158,7 +184,11 @@ class LoginThrottle:
 
 
 class ProxyRules:
-    """proxy.properties: lines `token=user1,user2` or `token=*`; re-read when the file changes."""
+    """proxy.properties: lines `token=user1,user2` or `token=*`; re-read when the file changes.
+
+    Names are matched as ProxyUserUtils.validate does: exactly, case and spaces included, against
+    the comma-separated list.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -182,21 +212,26 @@ class ProxyRules:
                     if not line or line.startswith(("#", "!")) or "=" not in line:
                         continue
                     key, value = line.split("=", 1)
-                    rules[key.strip()] = value.strip()
+                    # java.util.Properties: blanks around the key and before the value go.
+                    rules[key.strip()] = value.lstrip()
                 self._rules, self._stamp = rules, stamp
             return self._rules
 
+    @property
+    def enabled(self) -> bool:
+        """wds.linkis.gateway.conf.enable.proxy.user: on exactly when a proxy.properties is given."""
+        return self.path is not None
+
     def allows(self, code: str | None, proxy_user: str | None) -> bool:
-        if not code or not proxy_user:
+        if not self.enabled or not code or not proxy_user:
             return False
         allowed = None
         for token, users in self._load().items():
             if secrets.compare_digest(token.encode(), code.encode()):
                 allowed = users
-        if allowed is None:
+        if allowed is None or not allowed.strip():
             return False
-        names = {u.strip().lower() for u in allowed.split(",") if u.strip()}
-        return "*" in names or proxy_user.lower() in names
+        return allowed == "*" or proxy_user in allowed.split(",")
 
 
 def token_allows(legal: str, user: str) -> bool:
@@ -212,6 +247,7 @@ class Who:
     user: str              # the operating user: jobs run as them, their area is served
     login_user: str        # the authenticated user (submitUser)
     via: str               # "session", "token" or "proxy-header"
+    admin_token: bool = False   # a Token-Code header that is an admin token (body executeUser)
 
 
 Route = tuple[str, "re.Pattern[str]", str]
@@ -282,8 +318,12 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # -- authentication --------------------------------------------------------------------------
 
+    @property
+    def ticket_cookie(self) -> str:
+        return self.gw.profile.ticket_cookie
+
     def _ticket(self) -> str | None:
-        return self.get_cookie(TICKET_COOKIE) or self.get_cookie(LEGACY_TICKET_COOKIE)
+        return self.get_cookie(self.ticket_cookie)
 
     def session_user(self) -> tuple[str | None, bool]:
         ticket = self._ticket()
@@ -291,8 +331,14 @@ class BaseHandler(tornado.web.RequestHandler):
             return None, False
         return self.gw.sessions.lookup(ticket)
 
+    def exception_text(self, code: int, desc: str, service_kind: str) -> str:
+        host, port = self.gw.ip, self.gw.port
+        return exception_text(code, desc, host, port, service_kind)
+
     def authenticate(self) -> Who:
-        """Who is asking: token headers, else the session, then proxy-user headers on top."""
+        """Who is asking: token headers (SecurityFilter tries them before the session cookie, so
+        they win), else the session; with the `proxy_headers` opt-in, the seed's Proxy-User and
+        Validation-Code headers on top (no Linkis release reads them)."""
         h = self.request.headers
         token = h.get("Token-Code") or self.get_cookie("Token-Code")
         token_user = h.get("Token-User") or self.get_cookie("Token-User")
@@ -315,16 +361,18 @@ class BaseHandler(tornado.web.RequestHandler):
             login, via = token_user, "token"
         else:
             login, expired = self.session_user()
-            if login is None and not self.request.headers.get("Proxy-User"):
+            if login is None and not (self.gw.proxy_headers and h.get("Proxy-User")):
                 raise ApiError(-1, MSG_EXPIRED if expired else MSG_NOT_LOGGED_IN)
-        proxy_user = h.get("Proxy-User")
+        proxy_user = h.get("Proxy-User") if self.gw.proxy_headers else None
         if proxy_user:
             proxy_user = proxy_user.strip().lower()
             if not valid_user_name(proxy_user) or not self.proxy_rules.allows(h.get("Validation-Code"), proxy_user):
                 raise ApiError(-1, "Validation failed")
             return Who(proxy_user, login or proxy_user, "proxy-header")
         assert login is not None
-        return Who(login, login, via)
+        # EntranceRestfulApi reads the token from the header only (ModuleUserUtils.getToken).
+        admin = via == "token" and is_admin_token(h.get("Token-Code"))
+        return Who(login, login, via, admin)
 
     @property
     def user(self) -> str:
@@ -333,7 +381,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def set_ticket(self, user: str) -> None:
         ticket = self.gw.sessions.create(user)
-        self.set_cookie(TICKET_COOKIE, ticket, path="/", httponly=True)
+        self.set_cookie(self.ticket_cookie, ticket, path="/", httponly=True)
 
     # -- request helpers ---------------------------------------------------------------------------
 
