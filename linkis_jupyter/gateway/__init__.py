@@ -30,6 +30,17 @@ class GatewayConfigError(ValueError):
     """The gateway cannot start with these options (one line, safe to show)."""
 
 
+def parse_history_lag(value: float | str | None) -> float | None:
+    """Seconds, or None for "never" (a negative number or the word)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "never"):
+        return None
+    try:
+        lag = float(value)
+    except ValueError:
+        raise GatewayConfigError(f"history_lag must be seconds or 'never', not {value!r}") from None
+    return None if lag < 0 else lag
+
+
 def is_loopback(ip: str) -> bool:
     if ip in ("localhost", ""):
         return ip == "localhost"
@@ -51,7 +62,12 @@ class EmbeddedGateway:
         tokens: dict[str, str] | None = None,
         proxy_config: str | os.PathLike[str] | None = None,
         session_timeout: float = 3600.0,
-        evict_after: float = 60.0,
+        evict_after: float | None = None,
+        history_lag: float | str | None = 1.0,
+        entrance_capacity: int = 1000,
+        cli_heartbeat: float | None = 30.0,
+        download_max_rows: int = 5000,
+        log_size_limit: int = 30 * 1024 * 1024,
         job_timeout: float | None = None,
         max_running_per_user: int = 4,
         write_connection_file: bool = False,
@@ -69,7 +85,18 @@ class EmbeddedGateway:
         self.tokens = dict(tokens or {})
         self.proxy_config = Path(proxy_config) if proxy_config else None
         self.session_timeout = float(session_timeout)
-        self.evict_after = float(evict_after)
+        # Linkis' entrance keeps finished jobs until their group's queue wraps (`entrance_capacity`,
+        # wds.linkis.entrance.max.capacity); `evict_after` adds a time limit Linkis does not have.
+        self.evict_after = float(evict_after) if evict_after is not None else None
+        self.entrance_capacity = int(entrance_capacity)
+        # Seconds job history trails the entrance's end of a job; None (or "never", or < 0): never.
+        self.history_lag = parse_history_lag(history_lag)
+        # LINKISCLI/BdpClient jobs without a /status call for this long are killed (0/None: never).
+        self.cli_heartbeat = float(cli_heartbeat) if cli_heartbeat else None
+        # resultsetToExcel without limit>0 exports this many rows (download.maxsize.csv/excel).
+        self.download_max_rows = int(download_max_rows)
+        # openLog refuses bigger files with 80033 (linkis.filesystem.file.size.limit, 30M).
+        self.log_size_limit = int(log_size_limit)
         self.job_timeout = float(job_timeout) if job_timeout else None
         self.max_running_per_user = int(max_running_per_user)
         self.write_connection_file = write_connection_file
@@ -82,6 +109,9 @@ class EmbeddedGateway:
             raise GatewayConfigError("the fault-injection endpoints are for loopback test gateways only")
         if self.login_attempts < 1 or self.login_window <= 0:
             raise GatewayConfigError("login_attempts must be at least 1 and login_window positive")
+        if self.entrance_capacity < 2 or self.download_max_rows < 1 or self.log_size_limit < 0:
+            raise GatewayConfigError("entrance_capacity must be at least 2, download_max_rows at least 1, "
+                                     "log_size_limit not negative")
         if self.max_running_per_user < 1:
             raise GatewayConfigError("max_running_per_user must be at least 1")
         if self.session_timeout <= 0:
@@ -170,6 +200,8 @@ class EmbeddedGateway:
                 instance=f"{host}:{port}",
                 evict_after=self.evict_after, job_timeout=self.job_timeout,
                 max_running_per_user=self.max_running_per_user,
+                history_lag=self.history_lag, entrance_capacity=self.entrance_capacity,
+                cli_heartbeat=self.cli_heartbeat, log_file_one_based=self.profile.log_file_one_based,
             )
         except BaseException:
             for s in sockets:

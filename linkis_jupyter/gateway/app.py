@@ -22,7 +22,8 @@ import tornado.web
 from . import variables
 from .faults import Fault
 from .files import FilesystemRoutes
-from .jobs import EntranceJob, JobState, parse_exec_id, split_log, task_index
+from .entrance_log import CacheIndexError
+from .jobs import EntranceJob, JobState, join_log, parse_exec_id, split_log, task_index
 from .storage import valid_user_name
 from .installed import parse_engine_label
 from .profile import TooManyServices, route_0x_entrance
@@ -590,6 +591,8 @@ class GatewayHandler(FilesystemRoutes):
             self.ok({"status": job.state.value, "execID": exec_id}, method=method)
             return
         if row is None:
+            # Only a successful status call keeps a LINKISCLI/BdpClient job's client alive.
+            self.gw.jobs.touch(job)
             raise ApiError(1, MSG_STATUS_EMPTY, method=None)
         task = self._task_row(self.get_query_argument("taskID", None))
         if task is None:
@@ -651,10 +654,16 @@ class GatewayHandler(FilesystemRoutes):
             if row is not None:
                 raise ApiError(1, MSG_LOG_GONE, method=method)
             raise ApiError(1, MSG_LOG_EMPTY.format(id=exec_id), method=method)
-        # Linkis caps a negative size at 10000 lines; here it means every line.
-        lines = self.gw.jobs.log_lines(job, from_line, None if size is None or size < 0 else size)
-        payload: Any = split_log(lines) if distinct else "\n".join(lines)
-        self.ok({"log": payload, "execID": exec_id, "fromLine": from_line + len(lines)}, method=method)
+        # EntranceRestfulApi.log: a negative size reads 10000 lines; the answer's fromLine is the
+        # request's plus the positions the reader covered (gateway/entrance_log.py).
+        size = 100 if size is None else size if size >= 0 else 10000
+        try:
+            lines, covered = self.gw.jobs.read_log(job, from_line, size)
+        except CacheIndexError:
+            self.ok({"log": "", "execID": exec_id, "fromLine": from_line}, method=method)
+            return
+        payload: Any = split_log(lines) if distinct else join_log(lines)
+        self.ok({"log": payload, "execID": exec_id, "fromLine": from_line + covered}, method=method)
 
     # GET only, in every version: a POST gets the backend's Spring 405.
     @route("GET", r"/entrance/([^/]+)/kill")
@@ -730,6 +739,7 @@ class GatewayHandler(FilesystemRoutes):
         status, progress = row["status"], row["progress"]
         live = self.gw.jobs.get_by_task(row["task_id"])
         if live is not None:
+        # The stored row only: job history lags the entrance (gateway/jobs.py).
             state, value, _info = self.gw.jobs.snapshot(live)
             status, progress = state.value, "1.0" if state.is_terminal else str(round(value, 4))
         err_code, err_desc = row["err_code"], row["err_desc"]

@@ -47,8 +47,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="proxy.properties with lines token=user1,user2 or token=* (enables proxy users)")
     p.add_argument("--session-timeout", type=float, default=3600.0, help="login session timeout, seconds")
     p.add_argument("--job-timeout", type=float, default=None, help="end jobs running longer as Timeout, seconds")
-    p.add_argument("--evict-after", type=float, default=60.0,
-                   help="seconds a finished job stays in the entrance (then only job history has it)")
+    p.add_argument("--evict-after", type=float, default=None,
+                   help="also evict finished jobs from the entrance after this many seconds "
+                   "(default: never; Linkis evicts by count only, see --entrance-capacity)")
+    p.add_argument("--entrance-capacity", type=int, default=1000,
+                   help="jobs one <creator>_<user>_<engine> group holds, as Linkis' "
+                   "wds.linkis.entrance.max.capacity (default 1000); the oldest finished leave first")
+    p.add_argument("--history-lag", default="1.0",
+                   help="seconds job history trails the entrance's end of a job (default 1.0; "
+                   "'never' or a negative number: it never turns final while the gateway runs)")
+    p.add_argument("--cli-heartbeat", type=float, default=30.0,
+                   help="kill LINKISCLI/BdpClient jobs after this many seconds without a /status call "
+                   "(default 30, Linkis' linkis.entrance.cli.heartbeat.threshold.sec; 0: never)")
+    p.add_argument("--download-max-rows", type=int, default=5000,
+                   help="rows resultsetToExcel exports without limit>0 (default 5000, as Linkis)")
     p.add_argument("--max-running", type=int, default=4, help="jobs one user runs at once; more wait as Scheduled")
     p.add_argument("--fault-endpoints", action="store_true",
                    help="for tests: enable POST /gateway/faults and /gateway/expireSessions (loopback only; "
@@ -111,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"user: {user}; data dir: {gw.data_dir}; connection file: {gw.connection_file}", flush=True)
     stop = threading.Event()
 
+            entrance_capacity=args.entrance_capacity,
+            history_lag=args.history_lag,
+            cli_heartbeat=args.cli_heartbeat,
+            download_max_rows=args.download_max_rows,
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 

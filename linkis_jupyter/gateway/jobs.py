@@ -5,8 +5,19 @@ at most `max_running_per_user` jobs at once; the others wait as Scheduled. A job
 worker thread calling `EngineManager.execute`; kill and timeout set its `cancelled` event and ask
 the engine to stop, and the job is final within a second even if the engine is slow to return.
 
-A finished job stays in the entrance `evict_after` seconds; after that the entrance endpoints
-answer as Linkis does for a job it no longer holds, and only job history knows it.
+The end of a job is seen in this order, as in Linkis (EntranceJob.afterStateChanged, then
+QueryPersistenceManager.onJobCompleted updating job history by RPC): the entrance state turns
+terminal and the end line is logged; `history_lag` seconds later (None: never) the job-history
+row turns terminal too and the log writer is closed, so the log is read from its file from then
+on. A gateway that stops writes every pending row.
+
+A finished job stays in the entrance until its group (`<creator>_<user>_<engine>`, as
+EntranceGroupFactory names it) holds more than `entrance_capacity - 1` jobs (LoopArrayQueue keeps
+one slot free), or, when `evict_after` is set, that many seconds. Then the entrance endpoints answer
+as Linkis does for a job it no longer holds, and only job history knows it.
+
+Jobs of the creators LINKISCLI and BdpClient die when no `/status` call has come for
+`cli_heartbeat` seconds (CliHeartbeatMonitor, KillHandler).
 """
 from __future__ import annotations
 
@@ -18,9 +29,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .engines import EngineError, EngineManager, JobContext
+from .entrance_log import CacheIndexError, EntranceLog
 from .storage import END_FAILED, END_SUCCESS, RESTART_ERR_CODE, RESTART_ERR_DESC, Storage, log_line, now_ms
 
 ENTRANCE_APP = "linkis-cg-entrance"
@@ -84,12 +96,26 @@ def log_level_index(line: str) -> int:
     return 0 if m.group(2) == "ERROR" else 1
 
 
-def split_log(lines: list[str]) -> list[str]:
-    """[error, warn, info, all] joined with newlines, as the entrance log endpoint returns them."""
+def split_log(lines: list[str | None]) -> list[str]:
+    """[error, warn, info, all] joined with newlines, as LogReader.readArray returns them: blank
+    lines (and the cache's empty slots) are left out."""
     buckets: list[list[str]] = [[], [], []]
-    for line in lines:
+    shown = [line for line in lines if line is not None and line.strip()]
+    for line in shown:
         buckets[log_level_index(line)].append(line)
-    return ["\n".join(b) for b in buckets] + ["\n".join(lines)]
+    return ["\n".join(b) for b in buckets] + ["\n".join(shown)]
+
+
+def join_log(lines: list[str | None]) -> str:
+    """The one-string log of `distinctLevel=false` (LogReader.read): every line, an empty slot
+    as Java appends a null String."""
+    return "\n".join("null" if line is None else line for line in lines)
+
+
+CLI_CREATORS = ("LINKISCLI", "BdpClient")   # wds.linkis.entrance.client.monitor.creator
+CLI_LOST = "Job is killed because of client-server connection lost"   # cli/heartbeat/KillHandler.scala
+# CliHeartbeatMonitor scans every 5 s; a shorter threshold (for tests) is scanned more often.
+CLI_SCAN_INTERVAL = 5.0
 
 
 @dataclass
@@ -106,17 +132,27 @@ class EntranceJob:
     params: dict[str, Any]
     log_path: Path
     result_dir: Path
+    log: EntranceLog
     state: JobState = JobState.INITED
     progress: float = 0.0
     progress_info: list[dict[str, Any]] | None = None
-    lines: list[str] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     timed_out: bool = False
+    lost_client: bool = False
     holds_slot: bool = False
     finished_at: float | None = None
     thread: threading.Thread | None = None
     timer: threading.Timer | None = None
-    log_file: TextIO | None = None
+    # When a client last asked `/status` (EntranceJob.newestAccessByClientTimestamp; set at submit).
+    status_seen: float = field(default_factory=time.monotonic)
+    # The final job-history fields not written yet (history lags the entrance).
+    unpersisted: dict[str, Any] | None = None
+    history_timer: threading.Timer | None = None
+
+    @property
+    def group(self) -> str:
+        """The scheduler group holding the job: `<creator>_<user>_<engine>`."""
+        return self.short_id.rsplit("_", 1)[0]
 
     def visible_to(self, user: str) -> bool:
         return user in (self.submit_user, self.execute_user)
@@ -130,9 +166,13 @@ class JobManager:
         storage: Storage,
         engines: EngineManager,
         instance: str,
-        evict_after: float = 60.0,
+        evict_after: float | None = None,
         job_timeout: float | None = None,
         max_running_per_user: int = 4,
+        history_lag: float | None = 1.0,
+        entrance_capacity: int = 1000,
+        cli_heartbeat: float | None = 30.0,
+        log_file_one_based: bool = True,
     ) -> None:
         self.storage = storage
         self.engines = engines
@@ -140,12 +180,21 @@ class JobManager:
         self.evict_after = evict_after
         self.job_timeout = job_timeout
         self.max_running_per_user = max_running_per_user
+        self.history_lag = history_lag
+        self.entrance_capacity = entrance_capacity
+        self.cli_heartbeat = cli_heartbeat
+        self.log_file_one_based = log_file_one_based
         self._lock = threading.RLock()
         self._jobs: dict[str, EntranceJob] = {}
         self._by_task: dict[int, EntranceJob] = {}
+        self._groups: dict[str, deque[EntranceJob]] = {}
         self._queued: dict[str, deque[EntranceJob]] = {}
         self._running: dict[str, int] = {}
+        self._lagging: dict[int, EntranceJob] = {}   # final, job history not written yet
         self._closed = False
+        self._stop = threading.Event()
+        if cli_heartbeat:
+            threading.Thread(target=self._watch_cli_jobs, name="linkis-cli-heartbeat", daemon=True).start()
 
     # -- submit and schedule -------------------------------------------------------------------
 
@@ -187,12 +236,13 @@ class JobManager:
             task_id=task_id, exec_id=exec_id, short_id=short_id, submit_user=submit_user,
             execute_user=execute_user, creator=creator, engine_type=engine_type,
             run_type=run_type, code=code, params=params, log_path=log_path, result_dir=result_dir,
+            log=EntranceLog(log_path, file_one_based=self.log_file_one_based),
         )
-        job.log_file = open(log_path, "a", encoding="utf-8", buffering=1)
         with self._lock:
             self._sweep()
             self._jobs[exec_id] = job
             self._by_task[task_id] = job
+            self._hold(job)
             self._log(job, "INFO", f"Your job is accepted,  jobID is {exec_id} and taskID is {task_id} in "
                       f"ServiceInstance({ENTRANCE_APP}, {self.instance}). Please wait it to be scheduled")
             self._set_state(job, JobState.SCHEDULED)
@@ -200,6 +250,15 @@ class JobManager:
             self._queued.setdefault(execute_user, deque()).append(job)
             self._dispatch(execute_user)
         return job
+
+    def _hold(self, job: EntranceJob) -> None:
+        """Puts the job in its group's queue; the oldest finished jobs past the capacity leave the
+        entrance (LoopArrayQueue overwrites its oldest slot and keeps one free)."""
+        group = self._groups.setdefault(job.group, deque())
+        group.append(job)
+        excess = len(group) - max(self.entrance_capacity - 1, 1)
+        for old in [j for j in group if j.finished_at is not None][:max(excess, 0)]:
+            self._evict(old)
 
     def _dispatch(self, user: str) -> None:
         queue = self._queued.get(user)
@@ -247,6 +306,8 @@ class JobManager:
         if job.cancelled.is_set():
             if job.timed_out:
                 state, code, desc = JobState.TIMEOUT, TIMEOUT_ERR_CODE, self._timeout_text()
+            elif job.lost_client:
+                state, code, desc = JobState.CANCELLED, None, CLI_LOST
             elif self._closed:
                 state, code, desc = JobState.FAILED, RESTART_ERR_CODE, RESTART_ERR_DESC
             else:
@@ -269,9 +330,10 @@ class JobManager:
         self._finish(job, JobState.CANCELLED, None, None)
 
     def force_kill(self, task_id: int) -> None:
-        """Kill by taskID for a job the entrance no longer holds: only job history can change."""
+        """Kill by taskID for a job the entrance no longer holds: only job history can change
+        (and not once the job is complete: its final row is on its way)."""
         with self._lock:
-            job = self._by_task.get(task_id)
+            job = self._by_task.get(task_id) or self._lagging.get(task_id)
         if job is not None:
             self.kill(job)
             return
@@ -304,6 +366,43 @@ class JobManager:
         if queue and job in queue:
             queue.remove(job)
 
+    # -- the client heartbeat ------------------------------------------------------------------
+
+    def touch(self, job: EntranceJob) -> None:
+        """A successful `/status` call: the client of a LINKISCLI/BdpClient job is alive."""
+        job.status_seen = time.monotonic()
+
+    def _watch_cli_jobs(self) -> None:
+        """CliHeartbeatMonitor: kill jobs of monitored creators whose client stopped asking."""
+        assert self.cli_heartbeat
+        interval = min(CLI_SCAN_INTERVAL, max(self.cli_heartbeat / 4, 0.05))
+        monitored = {c.lower() for c in CLI_CREATORS}
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            with self._lock:
+                lost = [j for j in self._by_task.values()
+                        if not j.state.is_terminal and j.creator.lower() in monitored
+                        and now - j.status_seen > self.cli_heartbeat]
+            for job in lost:
+                threading.Thread(target=self._lose_client, args=(job,), daemon=True,
+                                 name=f"linkis-cli-lost-{job.task_id}").start()
+
+    def _lose_client(self, job: EntranceJob) -> None:
+        """KillHandler: Job.onFailure with no throwable on an interrupted job, so it ends Cancelled."""
+        with self._lock:
+            if job.state.is_terminal or job.lost_client:
+                return
+            job.lost_client = True
+            self._log(job, "ERROR", f"Sorry, your job executed failed with reason: {CLI_LOST}")
+            self._log(job, "ERROR", CLI_LOST)
+            job.cancelled.set()
+            if job.state != JobState.RUNNING:
+                self._dequeue(job)
+                self._finish(job, JobState.CANCELLED, None, CLI_LOST)
+                return
+        self._stop_engine(job)
+        self._finish(job, JobState.CANCELLED, None, CLI_LOST)
+
     # -- state, log, progress ------------------------------------------------------------------
 
     def _set_state(self, job: EntranceJob, state: JobState, **fields: Any) -> None:
@@ -316,10 +415,10 @@ class JobManager:
                 return
             if job.timer is not None:
                 job.timer.cancel()
-            if state == JobState.FAILED or state == JobState.TIMEOUT:
+            if (state == JobState.FAILED or state == JobState.TIMEOUT) and not job.lost_client:
                 for line in (desc or "").splitlines() or [""]:
                     self._log(job, "ERROR", f"Sorry, your job executed failed with reason: {line}")
-            elif state == JobState.CANCELLED:
+            elif state == JobState.CANCELLED and not job.lost_client:
                 self._log(job, "INFO", f"Job {job.task_id} was kill by user successfully(任务{job.task_id}已成功取消)")
             job.progress = 1.0
             if state == JobState.SUCCEED:
@@ -332,16 +431,35 @@ class JobManager:
                 job.result_dir.rmdir()
             except OSError:
                 pass
-            self._set_state(
-                job, state, progress="1.0", err_code=code, err_desc=desc, end_time=now_ms()
-            )
-            if job.log_file is not None:
-                job.log_file.close()
-                job.log_file = None
+            # The entrance knows the end now; job history only after the persistence step.
+            job.state = state
+            job.unpersisted = {"status": state.value, "progress": "1.0", "err_code": code,
+                               "err_desc": desc, "end_time": now_ms()}
+            self._lagging[job.task_id] = job
+            # Linkis closes the log writer after that step (Job.transitionCompleted): until then
+            # the cache serves the log. A lag of None: the step does not end while the gateway runs.
+            if self._closed or self.history_lag == 0:
+                self._persist(job)
+            elif self.history_lag is not None:
+                job.history_timer = threading.Timer(self.history_lag, self._persist_later, args=(job,))
+                job.history_timer.daemon = True
+                job.history_timer.start()
             if job.holds_slot:
                 job.holds_slot = False
                 self._running[job.execute_user] -= 1
                 self._dispatch(job.execute_user)
+
+    def _persist_later(self, job: EntranceJob) -> None:
+        with self._lock:
+            self._persist(job)
+
+    def _persist(self, job: EntranceJob) -> None:
+        """The job-history update of a finished job, and the log writer's close (lock held)."""
+        job.log.close()
+        fields, job.unpersisted = job.unpersisted, None
+        self._lagging.pop(job.task_id, None)
+        if fields is not None:
+            self.storage.update_task(job.task_id, **fields)
 
     def log(self, job: EntranceJob, level: str, text: str) -> None:
         """A log line from an engine (any thread); dropped once the job is final."""
@@ -353,18 +471,19 @@ class JobManager:
     def _log(self, job: EntranceJob, level: str, text: str) -> None:
         now = time.time()
         for part in str(text).splitlines() or [""]:
-            line = log_line(level, part, now)
-            job.lines.append(line)
-            if job.log_file is not None:
-                job.log_file.write(line + "\n")
+            job.log.write(log_line(level, part, now))
 
     def _set_progress(self, job: EntranceJob, value: float, info: list[dict[str, Any]]) -> None:
         with self._lock:
             if job.state.is_terminal:
                 return
             # Linkis shows at most "fake progress" below 1 until the job is complete.
+            previous = job.progress
             job.progress = min(max(float(value), 0.0), 0.99)
             job.progress_info = [dict(i) for i in (info or [])]
+            # QueryPersistenceManager.onProgressUpdate: job history gets a higher progress only.
+            if job.progress > previous:
+                self.storage.update_task(job.task_id, progress=str(round(job.progress, 4)))
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -386,11 +505,15 @@ class JobManager:
             return job
 
     def _evictable(self, job: EntranceJob) -> bool:
-        return job.finished_at is not None and time.monotonic() - job.finished_at >= self.evict_after
+        return (self.evict_after is not None and job.finished_at is not None
+                and time.monotonic() - job.finished_at >= self.evict_after)
 
     def _evict(self, job: EntranceJob) -> None:
         self._jobs.pop(job.exec_id, None)
         self._by_task.pop(job.task_id, None)
+        group = self._groups.get(job.group)
+        if group is not None and job in group:
+            group.remove(job)
 
     def _sweep(self) -> None:
         for job in [j for j in self._jobs.values() if self._evictable(j)]:
@@ -400,17 +523,20 @@ class JobManager:
         with self._lock:
             return job.state, job.progress, None if job.progress_info is None else list(job.progress_info)
 
-    def log_lines(self, job: EntranceJob, from_line: int, size: int | None) -> list[str]:
+    def read_log(self, job: EntranceJob, from_line: int, size: int) -> tuple[list[str | None], int]:
+        """(lines, positions covered) as the entrance's CacheLogReader reads them; raises
+        CacheIndexError where Linkis' cache throws (the endpoint then answers an empty log)."""
         with self._lock:
-            end = None if size is None else from_line + size
-            return job.lines[from_line:end]
+            return job.log.read(from_line, size)
 
     # -- shutdown --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop every job; the ones not final yet end Failed, as after a restart."""
+        """Stop every job; the ones not final yet end Failed, as after a restart. Every final
+        job-history row still lagging is written."""
         with self._lock:
             self._closed = True
+            self._stop.set()
             live = [j for j in self._by_task.values() if not j.state.is_terminal]
             for job in live:
                 job.cancelled.set()
@@ -426,6 +552,12 @@ class JobManager:
             with self._lock:
                 if not job.state.is_terminal:
                     self._finish(job, JobState.FAILED, RESTART_ERR_CODE, RESTART_ERR_DESC)
+        with self._lock:
+            for job in [*self._by_task.values(), *self._lagging.values()]:
+                if job.history_timer is not None:
+                    job.history_timer.cancel()
+                if job.state.is_terminal:
+                    self._persist(job)
 
 
 def _configuration(params: dict[str, Any]) -> dict[str, Any]:

@@ -62,6 +62,15 @@ class Api:
     def task(self, task_id: int) -> dict[str, Any]:
         return ok(self.get(f"/jobhistory/{task_id}/get"))["task"]
 
+    def final_task(self, task_id: int, timeout: float = 15.0) -> dict[str, Any]:
+        """The job-history record once it is terminal: it trails the entrance's end of the job."""
+        deadline = time.monotonic() + timeout
+        while (task := self.task(task_id))["status"] not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job history of task {task_id} still {task['status']} after {timeout} s")
+            time.sleep(0.05)
+        return task
+
     def results(self, task_id: int) -> list[str]:
         """Result-set paths of a job, in numeric order."""
         tree = ok(self.get("/filesystem/getDirFileTrees", path=self.task(task_id)["resultLocation"]))["dirFileTrees"]

@@ -52,7 +52,7 @@ def test_sql_20000_rows_read_page_by_page(alice):
 def test_sql_error_fails_the_job_with_linkis_error_code(alice):
     exec_id, task_id = alice.submit("select * from no_such_table", run_type="sql", engine=SQL)
     assert alice.wait(exec_id) == "Failed"
-    task = alice.task(task_id)
+    task = alice.final_task(task_id)
     assert task["errCode"] and "no_such_table" in task["errDesc"]
     assert "no_such_table" in ok(alice.get(f"/entrance/{exec_id}/log", size=-1))["log"][0]
 
@@ -69,7 +69,7 @@ def test_python_state_survives_and_kill_interrupts(alice):
     assert alice.read(alice.results(after_task)[0])["fileContent"] == [["42"]]
     failing, failing_task = alice.submit("1 / 0", run_type="python", engine=PY)
     assert alice.wait(failing) == "Failed"
-    assert "ZeroDivisionError" in alice.task(failing_task)["errDesc"]
+    assert "ZeroDivisionError" in alice.final_task(failing_task)["errDesc"]
     del first_task
 
 
