@@ -13,7 +13,7 @@ the four bytes `NULL`). A TABLE BODY is `COLLEN` (10 digits) then the byte lengt
 as `n1,n2,...,` (COLLEN is the length of that list) then the values back to back. TABLE metadata
 is one such record holding name, type, comment for every column. A NULL value is stored as
 `LINKIS_NULL` (Linkis' default since `linkis.resultset.enable.null.replace` = false); readers
-show it, and a bare `NULL`, as "NULL", as `/filesystem/openFile` does.
+show it, a bare `NULL` and an empty value as `Nulls` says (ResultsetFileSource.scala).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import accumulate, pairwise
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 TEXT, TABLE, IO, PICTURE, HTML = "1", "2", "3", "4", "5"
 TYPE_NAMES = {TEXT: "TEXT", TABLE: "TABLE", IO: "IO", PICTURE: "PICTURE", HTML: "HTML"}
@@ -44,7 +44,32 @@ MAX_RECORD = 2**31 - 1
 
 _NULL_BYTES = NULL.encode()
 _LINKIS_NULL_BYTES = LINKIS_NULL.encode()
-_NULL_TEXTS = frozenset((NULL, LINKIS_NULL))
+
+
+class Nulls(NamedTuple):
+    """What a page shows for a SQL null (`LINKIS_NULL` in the file), the text "NULL" and an empty
+    value of a TABLE row; None shows as JSON null. The default is what openFile shows without a
+    `nullValue` parameter (ResultsetFileSource.scala: null and "NULL" -> "NULL", "" stays)."""
+
+    sql: str | None = NULL
+    text: str | None = NULL
+    empty: str | None = ""
+
+    @classmethod
+    def param(cls, value: str | None) -> Nulls:
+        """openFile's `nullValue` (1.5.0+): `LINKIS_NULL` keeps a null null and the texts as they
+        are; any other value replaces all three; none (or "") changes nothing."""
+        if not value:
+            return cls()
+        if value == LINKIS_NULL:
+            return cls(None, NULL, "")
+        return cls(value, value, value)
+
+    @classmethod
+    def of(cls, value: str | None | Nulls) -> Nulls:
+        """A bare value replaces SQL nulls and "NULL" texts and leaves "" alone."""
+        return value if isinstance(value, Nulls) else cls(value, value, "")
+
 
 # Every INDEX_STEP-th row's byte offset is kept: a page seeks to the nearest one and skips at most
 # INDEX_STEP - 1 records, so paging a million-row file costs the same at page 1 as at page 10.
@@ -423,10 +448,10 @@ class ResultSetFile:
                 assert index.rows is not None
                 return index.rows
 
-    def page(self, page: int, page_size: int, null_value: str | None = NULL) -> list[list[str]]:
+    def page(self, page: int, page_size: int, null_value: str | None | Nulls = NULL) -> list[list[str]]:
         """Rows `(page-1)*page_size` .. `page*page_size-1` as lists of strings (pages count from
         1); past the end an empty list. NULLs become `null_value` ("NULL" as openFile shows them;
-        None keeps them None)."""
+        None keeps them None), or as a `Nulls` says."""
         if page < 1 or page_size < 1:
             raise ValueError("page and page_size count from 1")
         start = (page - 1) * page_size
@@ -438,7 +463,7 @@ class ResultSetFile:
             starts, _end = self._scan(mm, index, start, pos, page_size)
             return self._read(mm, pos, len(starts), null_value) if starts else []
 
-    def page_json(self, page: int, page_size: int, null_value: str = NULL) -> tuple[int, bytes]:
+    def page_json(self, page: int, page_size: int, null_value: str | None | Nulls = NULL) -> tuple[int, bytes]:
         """The same rows as `page()`, as the UTF-8 JSON array `openFile` sends (`[["1","a"],...]`),
         made from the file's bytes in bulk rather than one value at a time; with the row count."""
         if page < 1 or page_size < 1:
@@ -453,13 +478,14 @@ class ResultSetFile:
             if not starts:
                 return 0, b"[]"
             if self.type == TABLE and self.columns:
-                fast = _table_json(mm, starts, page_end, self.columns, self._double_columns, null_value)
+                fast = _table_json(mm, starts, page_end, self.columns, self._double_columns,
+                                   Nulls.of(null_value))
                 if fast is not None:
                     return len(starts), fast
             rows = self._read(mm, pos, len(starts), null_value)
         return len(rows), json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def iter_rows(self, null_value: str | None = NULL, chunk: int = 10000) -> Iterator[list[str]]:
+    def iter_rows(self, null_value: str | None | Nulls = NULL, chunk: int = 10000) -> Iterator[list[str]]:
         """Every row, in order (for downloads)."""
         page = 1
         while True:
@@ -470,7 +496,7 @@ class ResultSetFile:
             page += 1
 
     def _read(self, mm: mmap.mmap | bytes, pos: int, count: int,
-              null_value: str | None) -> list[list[str]]:
+              null_value: str | None | Nulls) -> list[list[str]]:
         out: list[list[Any]] = []
         append = out.append
         if self.type != TABLE:
@@ -480,18 +506,19 @@ class ResultSetFile:
                 append([mm[pos:pos + n].decode("utf-8", "replace")])
                 pos += n
             return out
-        nulls = _NULL_TEXTS
+        rules = Nulls.of(null_value)
+        shown = {LINKIS_NULL: rules.sql, NULL: rules.text, "": rules.empty}
         doubles = self._double_columns
         for _ in range(count):
             n = int(mm[pos:pos + INT_LEN])
             row = _decode_table(mm[pos + INT_LEN:pos + INT_LEN + n])
             pos += INT_LEN + n
-            if LINKIS_NULL in row or NULL in row:
-                row = [null_value if value in nulls else value for value in row]
             for i in doubles:
                 value = row[i]
-                if value is not None and value != null_value:
+                if value not in shown:
                     row[i] = _java_double(value)
+            if LINKIS_NULL in row or NULL in row or "" in row:
+                row = [shown[value] if value in shown else value for value in row]
             append(row)
         return out
 
@@ -501,7 +528,7 @@ _OPEN, _NEXT_ROW, _NEXT_VALUE, _CLOSE = b'[["', b'"],["', b'","', b'"]]'
 
 
 def _table_json(mm: mmap.mmap | bytes, starts: array, page_end: int, columns: int,
-                doubles: tuple[int, ...], null_value: str) -> bytes | None:
+                doubles: tuple[int, ...], nulls: Nulls) -> bytes | None:
     """A page of TABLE records as openFile's JSON, with numpy over the page's bytes at once: the
     records' value lengths are parsed together, then every value is copied into its place between
     the JSON punctuation by one gather. None when the page holds something that needs escaping
@@ -509,8 +536,6 @@ def _table_json(mm: mmap.mmap | bytes, starts: array, page_end: int, columns: in
     does not parse: the caller then goes the value-at-a-time way."""
     import numpy as np
 
-    if doubles and _java_double(null_value) != null_value:
-        return None
     first = starts[0]
     raw = mm[first:page_end]
     if b'"' in raw or b"\\" in raw:
@@ -565,19 +590,31 @@ def _table_json(mm: mmap.mmap | bytes, starts: array, page_end: int, columns: in
 
     extra = bytearray(_OPEN + _NEXT_ROW + _NEXT_VALUE + _CLOSE)
     base = region.size
-    null_at = base + len(extra)
-    null_bytes = json.dumps(null_value, ensure_ascii=False)[1:-1].encode()
-    extra += null_bytes
     src_at = value_at.copy()
     src_len = value_len.copy()
+    # Cells shown as something else than their bytes: a null, "NULL" or "" (Nulls); `json_null`
+    # the ones shown as a bare JSON null, without the quotes around them.
     null = np.zeros(n * k, dtype=bool)
-    for marker in (_NULL_BYTES, _LINKIS_NULL_BYTES) if _NULL_BYTES in raw else ():
-        maybe = np.flatnonzero(value_len == len(marker))
-        if maybe.size:
-            got = region[value_at[maybe][:, None] + np.arange(len(marker))]
-            null[maybe[(got == np.frombuffer(marker, dtype=np.uint8)).all(axis=1)]] = True
-    src_at[null] = null_at
-    src_len[null] = len(null_bytes)
+    json_null = np.zeros(n * k, dtype=bool)
+    special: list[tuple[np.ndarray, str | None]] = []
+    if _NULL_BYTES in raw:
+        for marker, shown in ((_LINKIS_NULL_BYTES, nulls.sql), (_NULL_BYTES, nulls.text)):
+            maybe = np.flatnonzero(value_len == len(marker))
+            if maybe.size:
+                got = region[value_at[maybe][:, None] + np.arange(len(marker))]
+                special.append((maybe[(got == np.frombuffer(marker, dtype=np.uint8)).all(axis=1)], shown))
+    if nulls.empty != "":
+        special.append((np.flatnonzero(value_len == 0), nulls.empty))
+    for cells, shown in special:
+        null[cells] = True
+        if shown is None:
+            json_null[cells] = True
+            text = b"null"
+        else:
+            text = json.dumps(shown, ensure_ascii=False)[1:-1].encode()
+        src_at[cells] = base + len(extra)
+        src_len[cells] = len(text)
+        extra += text
     for column in doubles:
         cells = np.arange(column, n * k, k)
         cells = cells[~null[cells] & (value_len[cells] > 0)]
@@ -615,6 +652,13 @@ def _table_json(mm: mmap.mmap | bytes, starts: array, page_end: int, columns: in
     run_at[1::2], run_len[1::2] = src_at, src_len
     run_at[-1] = base + len(_OPEN) + len(_NEXT_ROW) + len(_NEXT_VALUE)
     run_len[-1] = len(_CLOSE)
+    if json_null.any():
+        # Every punctuation ends with the quote opening the next value and starts with the one
+        # closing the previous value: a bare null drops both.
+        at = np.flatnonzero(json_null)
+        run_len[2 * at] -= 1
+        run_at[2 * at + 2] += 1
+        run_len[2 * at + 2] -= 1
     size = int(run_len.sum())
     source = np.concatenate((region, np.frombuffer(bytes(extra), dtype=np.uint8)))
     kind = np.int32 if source.size < 2**31 else np.int64

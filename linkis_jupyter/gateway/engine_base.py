@@ -120,15 +120,16 @@ def job_env(workspace: Path, extra: dict[str, str] | None = None) -> dict[str, s
 # -- results -------------------------------------------------------------------------------------
 
 class Results:
-    """Names a job's result sets `_0.dolphin`, `_1.dolphin`, ... in the order they are made."""
+    """Names a job's result sets `_0.dolphin`, `_1.dolphin`, ... in the order they are made, or
+    `<alias>_<n>.dolphin`: one counter for both (ExecutorExecutionContext.scala, `aliasNum`)."""
 
     def __init__(self, result_dir: Path) -> None:
         self.dir = Path(result_dir).absolute()
         self.count = 0
 
-    def next_path(self) -> Path:
+    def next_path(self, alias: str | None = None) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f"_{self.count}{dolphin.SUFFIX}"
+        path = self.dir / f"{alias or ''}_{self.count}{dolphin.SUFFIX}"
         self.count += 1
         return path
 

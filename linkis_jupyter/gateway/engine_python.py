@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import selectors
 import signal
@@ -32,6 +33,8 @@ from .engine_base import (
 INTERRUPT_GRACE = 0.5
 PYTHON_START_TIMEOUT = 60.0
 _FRAME = struct.Struct(">Q")
+# A show() alias becomes part of a file name: the characters pyworker.py accepts.
+_ALIAS = re.compile(r"[\w-]{1,64}")
 _WORKER = Path(__file__).with_name("pyworker.py")
 
 
@@ -177,7 +180,7 @@ class PythonProcess:
         out = MarkedStream(token, lambda data: state["spool"].feed(data), on_out_marker)
         errors = LineLog(ctx.log, stderr_level)
         err = MarkedStream(token, errors.feed, lambda kind: None)
-        tables: set[int] = set()
+        tables: dict[int, str | None] = {}   # show() number -> its alias
         done: dict[str, Any] | None = None
         done_at = 0.0
         interrupted_at: float | None = None
@@ -219,7 +222,9 @@ class PythonProcess:
                                 for line in str(frame.get("text", "")).splitlines() or [""]:
                                     ctx.log(level, clip(line))
                             elif event == "table":
-                                tables.add(int(frame.get("seq", 0)))
+                                alias = frame.get("alias")
+                                tables[int(frame.get("seq", 0))] = (
+                                    alias if isinstance(alias, str) and _ALIAS.fullmatch(alias) else None)
                             elif event == "done" and done is None:
                                 done, done_at = frame, time.monotonic()
                     now = time.monotonic()
@@ -281,7 +286,7 @@ class PythonProcess:
                           + (f" exit code {code}" if code is not None else ""), PYTHON_STOPPED)
 
     @staticmethod
-    def _publish(items: list[tuple[str, Any]], tables: set[int], results: Results,
+    def _publish(items: list[tuple[str, Any]], tables: dict[int, str | None], results: Results,
                  token: str) -> None:
         """Gives the job's result sets their final names, in the order the job made them."""
         for kind, item in items:
@@ -290,7 +295,7 @@ class PythonProcess:
                 continue
             scratch = results.dir / f".{token}-{item}{dolphin.SUFFIX}"
             if item in tables and scratch.is_file():
-                os.replace(scratch, results.next_path())
+                os.replace(scratch, results.next_path(tables[item]))
 
     def stop(self) -> None:
         """Ends the process (and anything it started in its process group)."""

@@ -21,6 +21,7 @@ import json
 import linecache
 import logging
 import os
+import re
 import signal
 import struct
 import sys
@@ -30,6 +31,7 @@ import traceback
 from typing import Any
 
 _HEADER = struct.Struct(">Q")
+_ALIAS = re.compile(r"[\w-]{1,64}")
 _LEVELS = {"DEBUG": "INFO", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR",
            "CRITICAL": "ERROR"}
 
@@ -182,11 +184,14 @@ class Worker:
             "__name__": "__main__", "__builtins__": builtins, "show": self.show,
         }
 
-    def show(self, obj: Any, *args: Any, **kwargs: Any) -> None:
-        """Show a pandas DataFrame (or Series) as a table result set of this job."""
+    def show(self, obj: Any, *args: Any, alias: str | None = None, **kwargs: Any) -> None:
+        """Show a pandas DataFrame (or Series) as a table result set of this job; with an
+        alias the file is `<alias>_<n>.dolphin`, as Linkis' showAlias names it."""
         job = self.job
         if job is None:
             raise RuntimeError("show() works only while a job runs")
+        if alias is not None and not (isinstance(alias, str) and _ALIAS.fullmatch(alias)):
+            raise ValueError(f"show() alias must be letters, digits, '_' or '-', not {alias!r}")
         if hasattr(obj, "to_pandas") and not hasattr(obj, "itertuples"):
             obj = obj.to_pandas()
         if type(obj).__name__ == "Series" and hasattr(obj, "to_frame"):
@@ -212,7 +217,7 @@ class Worker:
                 pass
         _write_all(1, job.marker(b"s%06d" % job.tables))
         self.channel.send({"event": "table", "seq": job.tables, "path": path, "rows": rows,
-                           "columns": len(columns)})
+                           "columns": len(columns), "alias": alias})
 
     def run(self, request: dict[str, Any]) -> None:
         self.job = job = Job(request)
