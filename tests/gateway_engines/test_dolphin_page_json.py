@@ -88,3 +88,18 @@ def test_paging_a_file_being_written_and_counting(tmp_path: Path) -> None:
     cut.write_bytes(path.read_bytes()[:-5])
     assert ResultSetFile(cut).count() == 1199
     assert ResultSetFile(cut).page_json(3, 500)[0] == 199
+
+
+@pytest.mark.parametrize("nulls", [dolphin.Nulls(), dolphin.Nulls.param("LINKIS_NULL"), dolphin.Nulls.param("-"),
+                                   dolphin.Nulls.param("1.0"), dolphin.Nulls(None, None, None)])
+def test_null_value_rules_match_row_reader(tmp_path: Path, nulls: dolphin.Nulls) -> None:
+    # openFile's nullValue (ResultsetFileSource.scala): a SQL null, the text "NULL" and "" each
+    # have their own rule; a bare JSON null drops the quotes around the value.
+    path = tmp_path / "_0.dolphin"
+    write_result_set(path, dolphin.TABLE, META, rows(2500, TEXTS))
+    f = ResultSetFile(path)
+    page = same(f, 1, 2500, nulls)
+    texts = {TEXTS[i % len(TEXTS)]: row[2] for i, row in enumerate(page) if i % 5}
+    assert page[0][2] == nulls.sql and page[0][3] == nulls.sql
+    assert texts["NULL"] == nulls.text and texts[""] == nulls.empty and texts["plain"] == "plain"
+    same(f, 2, 777, nulls)
