@@ -588,11 +588,11 @@ class GatewayHandler(FilesystemRoutes):
             return
         job, row = self._lookup(exec_id)
         if job is not None:
+            # Only a successful status call keeps a LINKISCLI/BdpClient job's client alive.
+            self.gw.jobs.touch(job)
             self.ok({"status": job.state.value, "execID": exec_id}, method=method)
             return
         if row is None:
-            # Only a successful status call keeps a LINKISCLI/BdpClient job's client alive.
-            self.gw.jobs.touch(job)
             raise ApiError(1, MSG_STATUS_EMPTY, method=None)
         task = self._task_row(self.get_query_argument("taskID", None))
         if task is None:
@@ -736,12 +736,10 @@ class GatewayHandler(FilesystemRoutes):
     # == /jobhistory ==================================================================================
 
     def task_vo(self, row: dict[str, Any], brief: bool = False) -> dict[str, Any]:
-        status, progress = row["status"], row["progress"]
-        live = self.gw.jobs.get_by_task(row["task_id"])
-        if live is not None:
         # The stored row only: job history lags the entrance (gateway/jobs.py).
-            state, value, _info = self.gw.jobs.snapshot(live)
-            status, progress = state.value, "1.0" if state.is_terminal else str(round(value, 4))
+        status, progress = row["status"], row["progress"]
+        if not self.gw.profile.history_progress_as_string:
+            progress = float(progress or 0)
         err_code, err_desc = row["err_code"], row["err_desc"]
         if status == JobState.RUNNING.value:
             err_code = err_desc = None

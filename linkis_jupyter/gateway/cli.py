@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .installed import DEFAULT_ENGINES
+
 DEFAULT_PORT = 9001
 
 
@@ -44,7 +46,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--token", default=None,
                    help="a Token-Code accepted for any user (default: LINKIS_GATEWAY_TOKEN, else a random one)")
     p.add_argument("--proxy-config", type=Path, default=None,
-                   help="proxy.properties with lines token=user1,user2 or token=* (enables proxy users)")
+                   help="proxy.properties with lines token=user1,user2 or token=* (enables /user/proxy, as "
+                   "wds.linkis.gateway.conf.enable.proxy.user=true)")
+    p.add_argument("--proxy-headers", action="store_true",
+                   help="also honour the Proxy-User and Validation-Code request headers of the 0.x seed document "
+                   "(no Linkis release reads them; needs --proxy-config)")
+    p.add_argument("--engines", default=",".join(DEFAULT_ENGINES),
+                   help="installed engine plugins, <engine>-<version> comma-separated; the first version of an "
+                   "engine is its default (default: %(default)s); other versions fail as on Linkis")
+    p.add_argument("--profile", choices=("1.x", "0.x"), default="1.x",
+                   help="behave as Linkis release-1.8.0 (1.x, default) or 0.11.0 with one entrance per engine (0.x)")
     p.add_argument("--session-timeout", type=float, default=3600.0, help="login session timeout, seconds")
     p.add_argument("--job-timeout", type=float, default=None, help="end jobs running longer as Timeout, seconds")
     p.add_argument("--evict-after", type=float, default=None,
@@ -107,8 +118,15 @@ def run(args: argparse.Namespace) -> int:
             users={user: password} if password else {},
             tokens={token: "*"} if token else {},
             proxy_config=args.proxy_config,
+            proxy_headers=args.proxy_headers,
+            engines=args.engines,
+            profile=args.profile,
             session_timeout=args.session_timeout,
             evict_after=args.evict_after,
+            entrance_capacity=args.entrance_capacity,
+            history_lag=args.history_lag,
+            cli_heartbeat=args.cli_heartbeat,
+            download_max_rows=args.download_max_rows,
             job_timeout=args.job_timeout,
             max_running_per_user=args.max_running,
             fault_endpoints=args.fault_endpoints,
@@ -123,10 +141,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"user: {user}; data dir: {gw.data_dir}; connection file: {gw.connection_file}", flush=True)
     stop = threading.Event()
 
-            entrance_capacity=args.entrance_capacity,
-            history_lag=args.history_lag,
-            cli_heartbeat=args.cli_heartbeat,
-            download_max_rows=args.download_max_rows,
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 

@@ -31,8 +31,8 @@ class Api:
         return r
 
     def submit(self, code: str, run_type: str = "sh", engine: str = "shell-1", **body: Any) -> tuple[str, int]:
-        payload = {"executionContent": {"code": code, "runType": run_type},
-                   "labels": {"engineType": engine, "userCreator": "x-IDE"}}
+        # No userCreator label: the entrance adds <execute user>-IDE, which always passes its check.
+        payload = {"executionContent": {"code": code, "runType": run_type}, "labels": {"engineType": engine}}
         payload.update(body)
         r = self.post("/entrance/submit", payload)
         data = ok(r)

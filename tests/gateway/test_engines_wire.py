@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from gateway_wire import Api, ok
 
-SQL = "spark-2.4.3"
-PY = "python-python2"
+SQL = "spark-3.2.1"
+PY = "python-python3"
 
 
 def _rows(api: Api, path: str, page_size: int) -> list[list[str]]:
@@ -33,7 +33,7 @@ def test_multi_statement_sql_makes_one_result_set_per_query(alice):
     assert all(set(c) == {"columnName", "comment", "dataType"} for c in first["metadata"])
     assert second["fileContent"] == [["3"]]
     # The table is still there for the next job of the same user.
-    again, again_task = alice.submit("select sum(n) as s from fruit", run_type="hql", engine="hive-2.3.3")
+    again, again_task = alice.submit("select sum(n) as s from fruit", run_type="hql", engine="hive-3.1.3")
     assert alice.wait(again) == "Succeed"
     assert alice.read(alice.results(again_task)[0])["fileContent"] == [["9"]]
     assert ok(alice.get(f"/entrance/{again}/progress"))["progress"] == 1.0

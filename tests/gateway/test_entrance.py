@@ -35,7 +35,7 @@ def test_submit_answers_a_1x_exec_id_and_numeric_task_id(gateway, alice):
     ({"executionContent": {"code": "ls"}, "labels": {"engineType": "shell-1"}},
      "You need to specify runType in execution content, such as sql"),
     ({"executionContent": {"code": "ls", "runType": "sh"}, "labels": {"userCreator": "a-IDE"}},
-     "You need to specify engineTypeLabel"),
+     "You need to specify engineTypeLabel in labels,such as spark-3.2.1"),
 ])
 def test_submit_validation(alice, body, fragment):
     message = err(alice.post("/entrance/submit", body))
@@ -90,7 +90,7 @@ def test_failed_job_keeps_the_reason(alice):
 
 
 def test_unknown_run_type_fails_clearly(alice):
-    exec_id, task_id = alice.submit("println(1)", run_type="scala", engine="spark-2.4.3")
+    exec_id, task_id = alice.submit("println(1)", run_type="scala", engine="spark-3.2.1")
     assert alice.wait(exec_id) == "Failed"
     assert "not available in the embedded gateway" in alice.final_task(task_id)["errDesc"]
 
@@ -181,9 +181,18 @@ def _process_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_kill_as_post_like_the_spec(alice):
+def test_kill_is_get_only_and_post_gets_springs_405(alice):
+    # The website documents POST; EntranceRestfulApi maps kill to GET only.
     exec_id, _ = alice.submit("sleep 60")
-    ok(alice.post(f"/entrance/{exec_id}/kill"))
+    alice.wait_for(exec_id, "Running")
+    r = alice.post(f"/entrance/{exec_id}/kill")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    body = r.json()
+    assert set(body) == {"timestamp", "status", "error", "path"} and isinstance(body["timestamp"], int)
+    assert body["status"] == 405 and body["error"] == "Method Not Allowed"
+    assert body["path"] == f"/api/rest_j/v1/entrance/{exec_id}/kill"
+    assert alice.status(exec_id) == "Running"
+    ok(alice.get(f"/entrance/{exec_id}/kill"))
     assert alice.status(exec_id) == "Cancelled"
 
 
@@ -302,10 +311,10 @@ def test_stop_ends_running_jobs(gateway_factory, tmp_path):
 
 
 def test_python_and_sql_engines_give_results(alice):
-    py, py_task = alice.submit("x = 40 + 2\nprint(x)", run_type="python", engine="python-python2")
+    py, py_task = alice.submit("x = 40 + 2\nprint(x)", run_type="python", engine="python-python3")
     assert alice.wait(py) == "Succeed", alice.full_log(py)
     assert alice.read(alice.results(py_task)[0])["fileContent"] == [["42"]]
-    sql, sql_task = alice.submit("select 1 as a, 'x' as b", run_type="sql", engine="spark-2.4.3")
+    sql, sql_task = alice.submit("select 1 as a, 'x' as b", run_type="sql", engine="spark-3.2.1")
     assert alice.wait(sql) == "Succeed", alice.full_log(sql)
     page = alice.read(alice.results(sql_task)[0])
     assert page["type"] == "2" and page["fileContent"] == [["1", "x"]]

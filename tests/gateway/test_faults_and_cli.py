@@ -122,8 +122,8 @@ def test_cli_prints_the_url_and_writes_a_private_connection_file(tmp_path):
         assert info["url"] == url and info["user"] == "carol" and info["pid"] == proc.pid
         token = info["token"]
         assert token and len(token) >= 24
-        r = requests.get(url + "/api/rest_j/v1/user/userInfo",
-                         headers={"Token-Code": token, "Token-User": "carol"}, timeout=10)
+        r = requests.post(url + "/api/rest_j/v1/user/token-login",
+                          headers={"Token-Code": token, "Token-User": "carol"}, timeout=10)
         assert ok(r)["userName"] == "carol"
         err(requests.post(url + "/api/rest_j/v1/user/login", json={"userName": "carol", "password": token},
                           timeout=10))
