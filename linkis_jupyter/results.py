@@ -13,11 +13,14 @@ column at a time with numpy/pandas, never a row at a time, so a million rows tak
 | date, timestamp, datetime                              | datetime64 (missing is NaT)      |
 | string, varchar, char and anything else                | string (nullable)                |
 
-Missing values: Linkis writes a NULL as the text `NULL` (or `LINKIS_NULL`, or the `nullValue` the
-client asked `openFile` for); each of these is a missing value in every column. A text cell that
-really holds the four letters `NULL` cannot be told apart from a NULL on the wire, and reads as
-missing too. A column whose values do not all parse as its declared type is kept as strings, so
-no value is ever lost to a conversion.
+Missing values: the client asks `openFile` for `nullValue=LINKIS_NULL`, with which Linkis 1.5+
+sends a NULL as a JSON null and a text cell holding the four letters `NULL` as that text
+(ResultsetFileSource). Older gateways ignore the parameter and send both as the text `NULL`, so
+until a result set shows a JSON null, `NULL` (and `LINKIS_NULL`) read as missing; a JSON null
+settles it for the rest of the job's result sets. A `LinkisClient.null_value` of the user's is
+sent instead, and Linkis then writes it for a NULL, the text `NULL` and an empty string alike:
+all read as missing. A column whose values do not all parse as its declared type is kept as
+strings, so no value is ever lost to a conversion.
 
 decimal defaults to float64 because that is what arithmetic and plotting want; money-like columns
 where every digit counts can ask for `decimal="exact"`.
@@ -39,14 +42,21 @@ __all__ = [
     "Column",
     "ResultSet",
     "NULL_MARKERS",
+    "KEEP_NULLS",
+    "Reading",
     "table_to_dataframe",
     "pandas_dtype_for",
     "TableBuilder",
     "Reconvert",
+    "PageSizes",
     "columns_from_metadata",
 ]
 
 NULL_MARKERS = ("NULL", "LINKIS_NULL")
+# How Linkis (before 1.5, or asked for no other nullValue) sends a SQL NULL, and the nullValue that
+# makes 1.5+ send it as a JSON null instead, leaving the text NULL as it is (ResultsetFileSource).
+NULL_TEXT = "NULL"
+KEEP_NULLS = "LINKIS_NULL"
 
 _INT_TYPES = {"tinyint", "smallint", "short", "int", "integer", "bigint", "long", "int2", "int4", "int8"}
 _FLOAT_TYPES = {"float", "double", "real", "float4", "float8", "double precision"}
@@ -81,6 +91,11 @@ class Column:
     name: str
     data_type: str
     comment: str | None = None
+
+
+def _kept(markers: tuple[str, ...]) -> tuple[str, ...]:
+    """The null markers of a gateway that keeps NULLs apart: the text NULL is text there."""
+    return tuple(m for m in markers if m != NULL_TEXT)
 
 
 def _base_type(data_type: str) -> str:
@@ -233,20 +248,99 @@ def _numpy_datetime(values: "Any") -> "Any":
         return pd.array(values.astype("datetime64[us]"))
 
 
-class Reconvert(Exception):
-    """A later page showed that a column needs converting as a whole (as text, or all at once):
-    read the result set again, with these columns so."""
+class PageSizes:
+    """The openFile page size while a job's result sets are read.
 
-    def __init__(self, as_text: frozenset[int], whole: frozenset[int]) -> None:
+    It starts at `start` (LinkisClient.page_size, 5000 by default: what Linkis' UI and linkis-cli
+    ask, CliConstants.RESULTSET_PAGE_SIZE), because Linkis builds a whole page in memory
+    (FileSplit.collect, then Jackson) and a big page is what makes its public service slow or a
+    proxy in front give up. A full page back within FAST seconds doubles it, up to LIMIT rows
+    (Linkis 1.7+ refuses more with error 80034). A page that timed out or met a 502/503/504 is
+    asked for again at half its size, down to FLOOR, and no page that size or bigger is asked for
+    again; an 80034 lowers the limit to the one the gateway names.
+
+    Linkis finds page p of size s at row (p-1)*s (FileSplit.page), so a size is only usable where
+    it divides the rows read so far: `at` picks the largest one that does (for the last page of a
+    capped read, the smallest that holds the rest)."""
+
+    FAST = 1.0
+    LIMIT = 100000
+    FLOOR = 500
+    LINKIS_PAGE = 5000
+
+    def __init__(self, start: int) -> None:
+        self.limit = self.LIMIT
+        self.size = max(1, min(start, self.limit))
+
+    def at(self, offset: int, wanted: int | None = None) -> int:
+        """The size of the page that starts at row `offset`; `wanted`: the rows still needed."""
+        size = self.size
+        if wanted is not None:
+            # A capped read (wanted counts the one row more that tells whether the cap cut
+            # anything): the smallest page that holds the rest, if one starts here and is no
+            # bigger than the next doubling (and that row), so that no page is asked for after it.
+            for fits in range(max(1, wanted), min(2 * size + 1, self.limit) + 1):
+                if offset % fits == 0:
+                    return fits
+            size = max(1, min(size, wanted))
+        while offset % size:
+            size -= 1
+        return size
+
+    def took(self, size: int, seconds: float) -> None:
+        """A page of `size` rows came back whole in `seconds`."""
+        if seconds < self.FAST and size >= self.size:
+            self.size = min(self.limit, 2 * size)
+
+    def failed(self, size: int, exc: Exception) -> bool:
+        """A page of `size` rows failed with `exc`: whether a smaller one is worth asking for."""
+        from .errors import APIError, TransportError
+
+        if isinstance(exc, TransportError) and exc.transient and exc.sent:
+            limit = max(self.FLOOR, size // 2)
+        elif isinstance(exc, APIError) and "80034" in str(exc):
+            # "The result set exceeds 100,000 rows and page viewing is currently not supported"
+            # (WorkspaceExceptionManager; MessageFormat groups the digits). Without the number:
+            # 5000, openFile's own default page size.
+            named = re.search(r"exceeds ([\d,.' ]+) rows", str(exc))
+            digits = re.sub(r"\D", "", named.group(1)) if named else ""
+            limit = int(digits) if digits else min(size // 2, self.LINKIS_PAGE)
+        else:
+            return False
+        if limit >= size or limit < 1:
+            return False
+        self.limit = min(self.limit, limit)
+        self.size = min(self.size, self.limit)
+        return True
+
+
+class Reconvert(Exception):
+    """A later page showed that a column needs converting as a whole (as text, or all at once),
+    or that the text NULL on earlier pages was text (`nulls_kept`): read the result set again so."""
+
+    def __init__(self, as_text: frozenset[int], whole: frozenset[int], nulls_kept: bool = False) -> None:
         super().__init__(f"columns {sorted(as_text | whole)} need the whole result set")
-        self.as_text, self.whole = as_text, whole
+        self.as_text, self.whole, self.nulls_kept = as_text, whole, nulls_kept
+
+
+@dataclass
+class Reading:
+    """What reading one job's result sets learns about the gateway on the way: the page size,
+    and whether it keeps SQL NULLs apart from the text NULL."""
+
+    sizes: PageSizes
+    nulls_kept: bool = False
 
 
 class TableBuilder:
     """A TABLE result set converted page by page, so that only the page at hand is held as
     strings: each page's columns are typed at once and the typed parts joined at the end.
     The result is what `table_to_dataframe` makes of all rows at once; when a later page shows
-    a column needs the whole set (see _convert), `add` raises Reconvert."""
+    a column needs the whole set (see _convert), `add` raises Reconvert.
+
+    `nulls_kept`: the rows come from a gateway that sends a SQL NULL as a JSON null, so the text
+    NULL is text. Until a page shows a JSON null, NULL reads as missing (an older gateway sends
+    a SQL NULL so); a JSON null after pages that held NULL raises Reconvert."""
 
     def __init__(
         self,
@@ -256,11 +350,15 @@ class TableBuilder:
         decimal: str = "float",
         as_text: Iterable[int] = (),
         whole: Iterable[int] = (),
+        nulls_kept: bool = False,
     ) -> None:
         if decimal not in ("float", "exact"):
             raise ValueError(f"decimal must be 'float' or 'exact', not {decimal!r}")
         self.columns = list(columns)
-        self.markers = tuple(null_markers)
+        self.all_markers = tuple(null_markers)
+        self.nulls_kept = nulls_kept
+        self.markers = _kept(self.all_markers) if nulls_kept else self.all_markers
+        self._null_text_read = False
         self.as_text, self.whole = set(as_text), set(whole)
         self.targets = [pandas_dtype_for(c.data_type, decimal) for c in self.columns]
         self.rows = 0
@@ -272,7 +370,17 @@ class TableBuilder:
     def add(self, rows: Sequence[Sequence[Any]], absent: frozenset[str | None] = frozenset()) -> None:
         if not rows:
             return
+        import numpy as np
+
         matrix = _to_object_matrix(rows, len(self.columns))
+        if not self.nulls_kept and NULL_TEXT in self.all_markers:
+            if None not in absent and np.equal(matrix, None).any():
+                if self._null_text_read:
+                    raise Reconvert(frozenset(self.as_text), frozenset(self.whole), nulls_kept=True)
+                self.nulls_kept = True
+                self.markers = _kept(self.all_markers)
+            else:
+                self._null_text_read = self._null_text_read or NULL_TEXT not in absent
         text, whole = set(), set()
         for i, parts in enumerate(self._parts):
             values = matrix[:, i]
