@@ -173,6 +173,18 @@ def test_result_sets_are_numbered_by_the_digits_before_dolphin(gateway: Any) -> 
     assert [r.data.iloc[0, 0] for r in results[1:]] == ["one", "two", "ten", "none"]
 
 
+def test_an_aliased_result_set_keeps_its_place(gateway: Any) -> None:
+    client = LinkisClient(gateway_url=gateway.url, user=gateway.user, token=gateway.token)
+    code = ("import pandas as pd\n"
+            "show(pd.DataFrame({'v': ['first']}))\n"
+            "show(pd.DataFrame({'v': ['aliased']}), alias='t2')\n"
+            "show(pd.DataFrame({'v': ['third']}))\n")
+    job = finished(client, code, engine="python")
+    files = client.result_files(client.job_info(job.task_id).result_location or "")
+    assert [(f.index, f.name) for f in files] == [(0, "_0.dolphin"), (1, "t2_1.dolphin"), (2, "_2.dolphin")]
+    assert [(r.index, r.data.iloc[0, 0]) for r in job.results()] == [(0, "first"), (1, "aliased"), (2, "third")]
+
+
 # -- NULL and the text NULL ------------------------------------------------------------------------
 
 NULLS_SQL = ("select i, case when i % 3 = 0 then null when i % 3 = 1 then 'NULL' else 'x' || i end as s, "
