@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TextIO
 
 CACHE_MAX = 500            # wds.linkis.entrance.log.cacheMax
 PUSH_INTERVAL = 300.0      # wds.linkis.entrance.log.push.interval.time (5 min)
@@ -104,14 +103,16 @@ class EntranceLog:
         self.cache = LoopArray(cache_max)
         self.push_at = time.monotonic() + push_interval
         self._first_write = True
-        # Created with the writer, as AbstractLogWriter does; written only at flushes.
-        self._file: TextIO | None = open(path, "a", encoding="utf-8")
+        self._closed = False
+        # Created with the writer, as AbstractLogWriter does; written only at flushes (and
+        # opened only then, so lagging jobs hold no file handles).
+        path.touch()
 
     # -- the writer ----------------------------------------------------------------------------
 
     def write(self, line: str) -> None:
         """One line (CacheLogWriter.cache)."""
-        if self._file is None:
+        if self._closed:
             return
         now = time.monotonic()
         if not self.cache.next_one_empty() or now > self.push_at:
@@ -123,24 +124,26 @@ class EntranceLog:
 
     def close(self) -> None:
         """The job is done: what is cached goes to the file, empty lines left out (CacheLogWriter.flush)."""
-        if self._file is None:
+        if self._closed:
             return
         lines = [x for x in self.cache.to_list() if x]
         self.cache.clear()
         self._append("".join(x + "\n" for x in lines))
-        self._file.close()
-        self._file = None
+        self._closed = True
 
     @property
     def closed(self) -> bool:
-        return self._file is None
+        return self._closed
 
     def _append(self, text: str) -> None:
-        # LogWriter.write: every write but the first starts with a line break.
-        assert self._file is not None
-        self._file.write(text if self._first_write else "\n" + text)
+        # LogWriter.write: every write but the first starts with a line break; a failed write
+        # is only warned about there, and the job goes on.
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(text if self._first_write else "\n" + text)
+        except OSError:
+            pass
         self._first_write = False
-        self._file.flush()
 
     # -- the reader ----------------------------------------------------------------------------
 
