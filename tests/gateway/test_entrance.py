@@ -288,7 +288,7 @@ def test_job_timeout(gateway_factory, tmp_path):
     pid_file = tmp_path / "pid"
     exec_id, task_id = api.submit(f"echo $$ > {pid_file}; sleep 60")
     assert api.wait(exec_id) == "Timeout"
-    task = api.task(task_id)
+    task = api.final_task(task_id)
     assert task["status"] == "Timeout" and "timeout" in task["errDesc"].lower()
     assert "Your job completed with a status Timeout" in api.full_log(exec_id)
     assert _process_gone(int(pid_file.read_text()))
@@ -305,7 +305,7 @@ def test_stop_ends_running_jobs(gateway_factory, tmp_path):
     again = gateway_factory(data_dir=data_dir)
     api = Api(again)
     api.login("alice", again.password)
-    task = api.final_task(task_id)
+    task = api.task(task_id)
     assert task["status"] == "Failed" and "stopped" in task["errDesc"]
     assert task["status"] in TERMINAL
 
