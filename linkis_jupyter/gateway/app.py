@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import tornado.web
 
 from . import variables
-from .faults import Fault
+from .faults import REFUSE_MESSAGE, Fault
 from .files import FilesystemRoutes
 from .entrance_log import CacheIndexError
 from .jobs import EntranceJob, JobState, join_log, parse_exec_id, split_log, task_index
@@ -138,6 +138,9 @@ class GatewayHandler(FilesystemRoutes):
                 return
             if fault is Fault.STALL:
                 await asyncio.sleep(seconds)
+            if fault is Fault.REFUSE:
+                self.reply(1, REFUSE_MESSAGE, {}, "/api" + path.split("/v1", 1)[-1])
+                return
         try:
             await self._dispatch(path)
         except ApiError as e:
