@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "LinkisClient": "linkis_jupyter.client",
     "Job": "linkis_jupyter.job",
-    "JobSpec": "linkis_jupyter.job",
+    "JobSpec": "linkis_jupyter.spec",
     "JobState": "linkis_jupyter.job",
     "LinkisError": "linkis_jupyter.errors",
 }

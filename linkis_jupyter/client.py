@@ -18,10 +18,17 @@ embedded gateway's connection file (`<jupyter runtime dir>/linkis-gateway.json`)
 Authentication (`auth`): `password` logs in with `POST /user/login` and keeps the session cookie
 in one `requests.Session`, logging in again once, transparently, when a request answers status -1
 (the session expired); `token` sends `Token-Code` + `Token-User` on every request; `auto` picks
-token or password by which was configured at the higher level. A proxy user is either announced on
-every request with the `Proxy-User` + `Validation-Code` headers of the Linkis HTTP spec
-(`proxy_mode = "headers"`), or by `GET /user/proxy?proxyUser=&validationCode=` after login, which
-is what upstream gateways with proxy.properties understand (`proxy_mode = "login"`).
+token or password by which was configured at the higher level. A job runs as `proxy_user` by one
+of three ways (`proxy_mode`): `executeUser` in the submit body next to an admin token (Linkis
+1.6+, what linkis-cli's -proxyUser does; the default with token auth), `GET /user/proxy` after a
+password login (a gateway with proxy users enabled; the default with password auth), or the
+`Proxy-User` + `Validation-Code` headers of the Linkis HTTP document (only a gateway that
+implements them: no open-source Linkis does). `/user/*` endpoints read only the session cookie,
+never token headers, so a token is checked on `/jobhistory/list` (`check`).
+
+Engines: a job whose engine has a version (written, or in `engine_versions`) goes to
+`/entrance/submit` with that version in its `engineType` label; one without goes to
+`/entrance/execute`, where the server uses its installed default (see spec.py).
 
 Retries: every GET is retried with capped exponential backoff on connection errors, timeouts and
 HTTP 502/503/504. A submit is sent again at once only when the connection could not be made at
@@ -42,20 +49,18 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 import requests
 
 from .errors import APIError, AuthError, ConfigError, LinkisError, LinkisTimeoutError, TransportError, ValidationError
-from .settings import DEFAULT_ENGINE_VERSIONS, REST_PREFIX, ClientSettings
+from .settings import REST_PREFIX, ClientSettings
+from .spec import JobSpec, execute_body, submit_body
 from .wire import (
     JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult, TaskInfo, _as_int,
     _as_progress, _result_index,
 )
-
-if TYPE_CHECKING:
-    from .job import JobSpec
 
 __all__ = [
     "LinkisClient",
@@ -67,10 +72,13 @@ __all__ = [
     "TaskInfo",
     "ResultFile",
     "ResultPage",
-    "DEFAULT_ENGINE_VERSIONS",
     "REST_PREFIX",
 ]
 _IDEMPOTENT_RETRY_HTTP = (502, 503, 504)
+_SESSION_REFUSED = re.compile(r"NonLoginException|LoginExpireException|not logged in|Login has expired", re.I)
+# LabelCheckInterceptor.scala's 50080 message.
+_LABEL_CHECK = re.compile(r"50080.*?ExecuteUser\s*:\s*(?P<execute>\S+)\s*,\s*and user\s*:\s*(?P<label>\S+)\s+in userCreatorLabel",
+                          re.S)
 _SUBMIT_KEY = "clientSubmitKey"
 
 
@@ -126,7 +134,6 @@ class LinkisClient(ClientSettings):
         self._api_answer: str | None = None
         # Task ids this client submitted: a lost submit answer is never matched to one of them.
         self._submitted: deque[int] = deque(maxlen=1000)
-        self._page_size_limit: int | None = None
         super().__init__(**kwargs)
 
     def _connection_changed(self) -> None:
@@ -164,7 +171,7 @@ class LinkisClient(ClientSettings):
                 raise ConfigError("token authentication needs a user: set LinkisClient.user or LINKIS_USER")
             headers["Token-Code"] = self.token
             headers["Token-User"] = self.user
-        if self.proxy_user and self.proxy_mode == "headers":
+        if self.proxy_method == "headers":
             code = self.validation_code or self.token
             if not code:
                 raise ConfigError(
@@ -271,6 +278,10 @@ class LinkisClient(ClientSettings):
         message = self.redact(message)
         if status == 0:
             return data, message
+        if status == 1 and path.startswith("/user/") and _SESSION_REFUSED.search(message):
+            # UserRestful answers a missing or expired session with status 1, not -1 (its
+            # NonLoginException passes through SecurityFilter's catch as a plain error).
+            status = -1
         if status == -1:
             method_name = self.auth_method
             refused = (f"the token of user {self.user!r}" if method_name == "token"
@@ -302,7 +313,7 @@ class LinkisClient(ClientSettings):
         if self._logged_in:
             return
         method = self.auth_method
-        if method == "password" or (self.proxy_user and self.proxy_mode == "login"):
+        if method == "password" or self.proxy_method == "login":
             with self._lock:
                 if not self._logged_in:
                     self._do_login()
@@ -331,7 +342,7 @@ class LinkisClient(ClientSettings):
                         path="/user/login",
                         http_status=response.status_code,
                     ) from None
-        if self.proxy_user and self.proxy_mode == "login":
+        if self.proxy_method == "login":
             code = self.validation_code or self.token
             if not code:
                 raise ConfigError(
@@ -402,11 +413,24 @@ class LinkisClient(ClientSettings):
                 pass
         self._reset_session()
 
+    def check(self) -> str:
+        """Make sure the gateway takes these credentials now; returns who jobs will run as.
+
+        A password is checked by logging in (and the proxy login, in proxy_mode login). A token
+        is checked on `/jobhistory/list?pageSize=1`: Linkis' `/user/*` endpoints read only the
+        session cookie and refuse token headers (SecurityFilter), so `user_info` cannot."""
+        if self.auth_method == "password":
+            self.login()
+        else:
+            self.list_jobs(limit=1)
+        return self.execute_user
+
     def user_info(self) -> dict[str, Any]:
+        """`/user/userInfo`; it needs a session (password auth): Linkis refuses token headers on `/user/*`."""
         return self._call("GET", "/user/userInfo")
 
     def heartbeat(self) -> bool:
-        """True while the session is valid."""
+        """True while the session is valid (password auth: `/user/*` ignores token headers)."""
         try:
             self._call("GET", "/user/heartbeat")
             return True
@@ -426,88 +450,58 @@ class LinkisClient(ClientSettings):
         # "." and ".." would be resolved away by URL normalisation, sending the request elsewhere.
         return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
-    def engine_type_label(self, engine: str, version: str | None) -> str:
-        version = version or self.engine_versions.get(engine) or DEFAULT_ENGINE_VERSIONS.get(engine)
-        if not version:
-            raise ConfigError(
-                f"no version known for engine {engine!r}: write it as '{engine}-<version>' "
-                f"or set LinkisClient.engine_versions"
-            )
-        return f"{engine}-{version}"
+    def engine_version(self, spec: JobSpec) -> str | None:
+        """The version a job asks for: written in the spec, else `engine_versions`; None lets the
+        server choose (see spec.py)."""
+        return spec.engine_version or self.engine_versions.get(spec.engine_name) or None
 
-    def submit_body(self, spec: "JobSpec") -> dict[str, Any]:
-        """The 1.x `/entrance/submit` body for a job spec."""
-        labels: dict[str, Any] = {
-            "engineType": self.engine_type_label(spec.engine_name, spec.engine_version),
-            "userCreator": f"{self.execute_user or self.user}-{spec.creator}",
-            "codeType": spec.run_type,
-        }
-        labels.update(spec.labels)
-        body: dict[str, Any] = {
-            "executionContent": {"code": spec.code, "runType": spec.run_type},
-            "params": {
-                "variable": dict(spec.variables),
-                "configuration": {
-                    "startup": dict(spec.startup),
-                    "runtime": dict(spec.runtime),
-                    "special": dict(spec.special),
-                },
-            },
-            "labels": labels,
-        }
-        if spec.script_path:
-            body["source"] = {"scriptPath": spec.script_path}
-        return body
-
-    def execute_body(self, spec: "JobSpec") -> dict[str, Any]:
-        """The `/entrance/execute` body of the Linkis HTTP spec (0.x; 1.x still accepts it)."""
-        labels = dict(spec.labels)
-        if spec.engine_version:
-            # 1.x merges body labels; without one it picks its default engine version.
-            labels.setdefault("engineType", f"{spec.engine_name}-{spec.engine_version}")
-        body: dict[str, Any] = {
-            "executeApplicationName": spec.engine_name,
-            "requestApplicationName": spec.creator,
-            "executionCode": spec.code,
-            "runType": spec.run_type,
-            "params": {
-                "variable": dict(spec.variables),
-                "configuration": {
-                    "special": dict(spec.special),
-                    "runtime": dict(spec.runtime),
-                    "startup": dict(spec.startup),
-                },
-            },
-            "source": {"scriptPath": spec.script_path} if spec.script_path else {},
-            "labels": labels,
-        }
-        return body
-
-    def submit(self, spec: "JobSpec") -> SubmitResult:
-        """Start a job, once.
+    def submit(self, spec: JobSpec) -> SubmitResult:
+        """Start a job, once: `/entrance/submit` when it has an engine version, else
+        `/entrance/execute` (see spec.py); `api` can pin either.
 
         A failed connection is retried. When the answer to a submit is lost (the connection
         dropped, no answer in time, HTTP 502/503/504 from a proxy), the job may or may not exist:
         job history is asked for the job just sent (marked with a key in its `source`, else the
         same code, just created) and that job is followed; only when there is none is the submit
         sent once more."""
-        if not (self.execute_user or self.user) and self.auth_method != "none":
+        user = self.execute_user
+        if not user and self.auth_method != "none":
             raise ConfigError("no Linkis user configured: set LinkisClient.user or LINKIS_USER")
-        api = self.api if self.api != "auto" else (self._api_answer or "submit")
+        if "-" in user:
+            # UserCreatorLabel splits "<user>-<creator>" on '-' into exactly two parts.
+            raise ConfigError(f"Linkis cannot run jobs as {user!r}: a user name with '-' breaks the "
+                              f"userCreator label ('{user}-{spec.creator}') that every job carries")
+        method = self.proxy_method
+        version = self.engine_version(spec)
+        api = self.api
+        if api == "auto":
+            api = "submit" if version and self._api_answer != "execute" else "execute"
+        if api == "submit" and not version:
+            raise ConfigError(f"engine {spec.engine_name!r} has no version, and /entrance/submit needs one: write "
+                              f"it ('{spec.engine_name}-<version>') or set LinkisClient.engine_versions")
+        if api == "execute" and spec.engine_version and self.api == "execute":
+            raise ConfigError(f"/entrance/execute runs the server's own {spec.engine_name} version: drop "
+                              f"'-{spec.engine_version}' from the engine, or set LinkisClient.api to auto")
+        if api == "execute" and method == "execute_user":
+            raise ConfigError("a proxy user through executeUser needs /entrance/submit: give the engine a version "
+                              "(or LinkisClient.engine_versions) so the job goes there")
         lost = _LostSubmit(spec.code, spec.creator, uuid.uuid4().hex, time.time())
         if api == "submit":
+            body = submit_body(spec, version=str(version), execute_user=user,
+                               body_execute_user=method == "execute_user")
             try:
-                data = self._submit_call("/entrance/submit", lost.mark(self.submit_body(spec)), lost)
+                data = self._submit_call("/entrance/submit", lost.mark(body), lost)
             except (APIError, TransportError) as exc:
                 if self.api != "auto" or not _unknown_endpoint(exc):
                     raise
                 # A 0.x gateway: it has no /entrance/submit, and refused before running anything.
+                # It has one version of each engine, which /entrance/execute runs.
                 api = "execute"
             else:
                 self._api_answer = "submit"
         if api == "execute":
-            data = self._submit_call("/entrance/execute", lost.mark(self.execute_body(spec)), lost)
-            if self.api == "auto":
+            data = self._submit_call("/entrance/execute", lost.mark(execute_body(spec)), lost)
+            if self.api == "auto" and version:
                 self._api_answer = "execute"
         exec_id = data.get("execID") or data.get("execId")
         if not exec_id:
@@ -528,8 +522,10 @@ class LinkisClient(ClientSettings):
             except APIError as exc:
                 if _unknown_endpoint(exc):
                     raise
-                # A refused submit created no job; the refusal is about what was sent.
-                raise ValidationError(exc.message, status=exc.status, path=exc.path, http_status=exc.http_status, data=exc.data) from None
+                # A refused submit created no running job; the refusal is about what was sent.
+                message = self._label_check_message(exc.message) or exc.message
+                raise ValidationError(message, status=exc.status, path=exc.path, http_status=exc.http_status,
+                                      data=exc.data) from None
             except TransportError as exc:
                 if not (exc.transient and exc.sent) or _unknown_endpoint(exc):
                     raise
@@ -543,6 +539,27 @@ class LinkisClient(ClientSettings):
                     ) from None
                 time.sleep(self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _label_check_message(self, message: str) -> str | None:
+        """Linkis' 50080 (LabelCheckInterceptor: the userCreator label's user is not the user the
+        gateway runs the job as), said as which setting to change; None for other refusals."""
+        found = _LABEL_CHECK.search(message)
+        if found is None:
+            return None
+        ran_as, wanted = found.group("execute"), found.group("label")
+        refused = f"Linkis refused to run the job as {wanted!r}: the gateway runs it as {ran_as!r} (errCode 50080)"
+        method = self.proxy_method
+        if method == "headers":
+            fix = ("it ignores the Proxy-User header (no open-source Linkis reads it): set LinkisClient.proxy_mode "
+                   "to execute_user (with an admin token) or login (with a password)")
+        elif method == "execute_user":
+            fix = ("it honours executeUser only with an admin token (Token-Code ADMIN-..., Linkis 1.6+): set "
+                   "LinkisClient.token to one, or use proxy_mode login with a password")
+        elif method == "login":
+            fix = "its /user/proxy login did not take: check LinkisClient.validation_code and proxy.properties"
+        else:
+            fix = f"it maps your login to that user: set LinkisClient.proxy_user = {ran_as!r}"
+        return f"{refused}; {fix}"
 
     def _find_lost_submit(self, lost: "_LostSubmit", exc: TransportError) -> dict[str, Any] | None:
         """The submit data (execID, taskID) of the job whose submit answer was lost, from job
@@ -679,7 +696,8 @@ class LinkisClient(ClientSettings):
     # ------------------------------------------------------------------ filesystem
 
     def result_files(self, result_location: str) -> list[ResultFile]:
-        """The result sets in a job's result directory, in numeric order (_2 before _10)."""
+        """The result sets in a job's result directory, in numeric order (_2 before _10), each
+        numbered by the digits before `.dolphin` (`t2_12.dolphin` is 12; numbers may have gaps)."""
         data = self._call("GET", "/filesystem/getDirFileTrees", params={"path": result_location})
         tree = data.get("dirFileTrees")
         files: list[ResultFile] = []
@@ -730,10 +748,14 @@ class LinkisClient(ClientSettings):
     def open_file_request(self, path: str, page: int, page_size: int, *, null_value: str | None = None) -> requests.Response:
         """The first half of open_file: sends the request and returns once the answer's headers
         are in, its body unread. A thread can wait here on the gateway while another converts the
-        page before; open_file_answer then reads the body where it is needed."""
+        page before; open_file_answer then reads the body where it is needed.
+
+        Sent once (only a connection never made is tried again): a page that times out or meets
+        a 502/503/504 is asked for again smaller by the pager (Job results, PageSizes), since the
+        page's size is the likely cause and the same size would fail again."""
         self._ensure_login()
         params = self._open_file_params(path, page, page_size, null_value)
-        return self._send("GET", "/filesystem/openFile", params=params, stream=True)
+        return self._send("GET", "/filesystem/openFile", params=params, stream=True, idempotent=False)
 
     def open_file_answer(
         self,
@@ -749,8 +771,12 @@ class LinkisClient(ClientSettings):
         again = {"null_value": null_value, "null_markers": null_markers}
         try:
             response.content  # noqa: B018 - the body is read here, where a cut can be retried
-        except requests.exceptions.RequestException:
+        except requests.exceptions.RequestException as exc:
             response.close()
+            if _read_timed_out(exc):
+                # The body came too slowly: a page this big is the likely cause, so the pager
+                # asks for a smaller one rather than this one again.
+                raise self._transport_error(requests.exceptions.ReadTimeout(), "GET", response.url, 1) from None
             # The connection broke mid-body: the whole exchange again, with the retry policy.
             return self.open_file(path, page, page_size, **again)
         try:
@@ -789,19 +815,31 @@ class LinkisClient(ClientSettings):
         separator: str = ",",
         charset: str = "utf-8",
         null_value: str = "NULL",
-        limit: int = 0,
+        limit: int | None = None,
         file_name: str | None = None,
         chunk_size: int = 1 << 16,
     ) -> Path:
         """Stream one result set through /filesystem/resultsetToExcel into `dest` (a file, or a
-        directory to put `<file_name>.<type>` in)."""
+        directory to put `<file_name>.<type>` in): every row, or the first `limit` rows. The file
+        appears only once the whole export has arrived; an export error raises APIError."""
+        if limit is not None and limit < 1:
+            raise ConfigError("limit must be 1 or more (None exports every row)")
         params: dict[str, Any] = {
             "path": path,
             "outputFileType": output_type,
+            # Linkis reads csvSeparator from 1.3.2 on, and only the misspelt csvSeperator before.
             "csvSeparator": separator,
+            "csvSeperator": separator,
             "charset": charset,
             "nullValue": null_value,
-            "limit": limit,
+            # Without a positive limit Linkis exports only the first 5000 rows
+            # (wds.linkis.workspace.resultset.download.maxsize.csv/.excel). With one, it exports
+            # fileSource.page(1, limit), which streams rows to the writer until `limit` or the end
+            # of the file and allocates nothing of limit's size (xlsx goes through POI's streaming
+            # SXSSF workbook), and no setting caps `limit` (the 100000-row cap is openFile's). So
+            # Java's Integer.MAX_VALUE asks for every row at no cost and needs no row count first
+            # (FsRestfulApi.resultsetToExcel and FileSplit.page, release-1.1.1 to release-1.8.0).
+            "limit": _EXPORT_ALL_ROWS if limit is None else min(limit, _EXPORT_ALL_ROWS),
             "outputFileName": file_name or "downloadResultset",
         }
         target = Path(dest)
@@ -829,9 +867,22 @@ class LinkisClient(ClientSettings):
                     )
             partial = target.with_name(target.name + ".part")
             try:
-                with response, open(partial, "wb") as out:
-                    for chunk in response.iter_content(chunk_size):
-                        out.write(chunk)
+                with response:
+                    chunks = response.iter_content(chunk_size)
+                    head = b""
+                    for chunk in chunks:
+                        head += chunk
+                        if len(head) >= len(_EXPORT_ERROR):
+                            break
+                    # Any failure inside the export (no permission, a bad path or type, ...) is
+                    # HTTP 200 text/plain "error(错误):<message>" (FsRestfulApi.resultsetToExcel's
+                    # catch); a header set before the failure can survive, so the body decides.
+                    if head.startswith(_EXPORT_ERROR):
+                        raise self._export_error(head, chunks, response)
+                    with open(partial, "wb") as out:
+                        out.write(head)
+                        for chunk in chunks:
+                            out.write(chunk)
                 os.replace(partial, target)
             except requests.exceptions.RequestException as exc:
                 partial.unlink(missing_ok=True)
@@ -841,6 +892,16 @@ class LinkisClient(ClientSettings):
                 raise
             return target
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _export_error(self, head: bytes, chunks: Iterator[bytes], response: requests.Response) -> APIError:
+        body = head
+        for chunk in chunks:
+            body += chunk
+            if len(body) > 4096:
+                break
+        text = body.decode("utf-8", errors="replace")[len(_EXPORT_ERROR.decode()):]
+        message = self.redact(" ".join(text.split()))[:500] or "the export failed"
+        return APIError(message, status=1, path="/filesystem/resultsetToExcel", http_status=response.status_code)
 
     # ------------------------------------------------------------------ context manager
 
@@ -856,6 +917,20 @@ class LinkisClient(ClientSettings):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# resultsetToExcel's answer when the export failed, and its `limit` for every row (Java's
+# Integer.MAX_VALUE, the largest that its Integer parameter takes).
+_EXPORT_ERROR = "error(错误):".encode()
+_EXPORT_ALL_ROWS = 2**31 - 1
+
+
+def _read_timed_out(exc: BaseException) -> bool:
+    """Did reading a streamed body stop on the read timeout (requests wraps it in ConnectionError)?"""
+    import urllib3.exceptions
+
+    reason = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.ReadTimeoutError)
 
 
 def _absent_markers(body: bytes, data: Mapping[str, Any], markers: tuple[str | None, ...]) -> frozenset[str | None]:
@@ -888,4 +963,8 @@ def _unknown_endpoint(exc: LinkisError) -> bool:
     if getattr(exc, "http_status", None) in (404, 405):
         return True
     text = str(getattr(exc, "message", "") or exc).lower()
-    return "unknown request uri" in text or "no handler found" in text
+    # A 0.x gateway routes /entrance/submit to every service named like "entrance": with one
+    # entrance per engine it cannot choose (0.11.0 GatewayRouter: "Cannot find a correct
+    # serviceId"), with none it says so.
+    return any(phrase in text for phrase in (
+        "unknown request uri", "no handler found", "cannot find a correct serviceid", "is not exists any instances"))

@@ -41,25 +41,32 @@ Polling: the first poll comes `poll_interval_min` (50 ms) after submit; after th
 before the next one is 30% of the time the job has run so far (at least `poll_interval_min`, at
 most `poll_interval_max`, 2 s). So a job is seen to end at most about a third of its run time
 late, short jobs at once, and the count stays small: from submit to a one-table result a ~0 s
-job takes 5 requests, a 0.5 s job about 14, a 30 s job about 38 (30 polls). While the entrance
-has the job, every poll asks for the new log lines (echoing `fromLine`, `size=-1`); when they
-show Linkis' end-of-job line ("Your job completed with ...") the state comes from job history,
-which also says where the results are. The entrance state is asked every fourth poll until the
-job runs, then every 32nd in case a gateway never writes that line; the progress every eighth.
-Once the entrance has let the job go (it keeps finished jobs only a while), job history and
-`openLog` take over; the log carries on from the last line read, none lost or doubled.
+job takes 5 requests, a 0.5 s job about 14, a 30 s job about 38 (30 polls).
+
+While the entrance has the job, every poll asks for the new log lines, echoing `fromLine`, as
+many reads as it takes to catch up (Linkis serves at most 10,000 lines a read). When they show
+Linkis' end-of-job line, the entrance's `/status` is asked: while the entrance holds a job its
+state is the authority (job history is written after the end line, by RPC, and may lag or never
+flip; Linkis' own web UI trusts the entrance for this reason). The entrance state is also asked
+every fourth poll until the job runs, and at least every 20 s (Linkis kills LINKISCLI and
+BdpClient jobs after 30 s without a `/status`); the progress every eighth poll. A failed `/log`
+or `/status` is tried again at the next poll; only Linkis' answers for a job it no longer holds
+send the job to job history and `openLog`, and the log carries on from the last line read,
+none lost or doubled (the 1.6+ file reader counts `fromLine` from 1 where the cache counts
+from 0, so a read at that boundary repeats the last line shown: it is dropped).
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .client import LinkisClient
+from .joblog import READ_SIZE, JobLog, LogLine, is_end_line
+from .spec import JobSpec
 from .wire import JobState, Progress, ResultPage, StageProgress, TaskInfo
 from .errors import (
     APIError,
@@ -73,112 +80,25 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .results import ResultSet
+    from .results import Reading, ResultSet
 
-__all__ = ["Job", "JobSpec", "JobState", "JobSnapshot", "StageProgress", "LogLine", "DEFAULT_RUN_TYPES"]
+__all__ = ["Job", "JobSpec", "JobState", "JobSnapshot", "StageProgress", "LogLine"]
 
-# The run type an engine takes when none is given (shared/linkis-api.md, section 8).
-DEFAULT_RUN_TYPES = {
-    "spark": "sql",
-    "hive": "hql",
-    "python": "python",
-    "shell": "shell",
-    "jdbc": "jdbc",
-    "trino": "tsql",
-    "presto": "psql",
-    "openlookeng": "sql",
-    "flink": "sql",
-    "elasticsearch": "essql",
-    "pipeline": "pipeline",
-    "nebula": "ngql",
-    "impala": "isql",
-    "repl": "repl",
-    "doris": "doris",
-    "io_file": "io_file",
-    "io_hdfs": "io_hdfs",
-}
-
-# Linkis' last log line of a job (EntranceJob.scala); linkis-cli keys on the same phrase.
-_END_MARKER = "Your job completed with"
-_LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+(ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\b")
+# Linkis' answers for a job its entrance no longer holds (EntranceRestfulApi); any other refusal
+# of /log or /status ("Failed to get log information", a gateway hiccup) is tried again.
+_GONE = ("has ended", "job is empty", "can't find execid", "get job by id error", "is not exists")
 _ERROR_TAIL = 5
 # The pause before the next poll, as a share of the time the job has run (see the module doc).
 _PAUSE_SHARE = 0.3
 # Every poll asks for the log; the progress every _PROGRESS_EVERY-th poll, the entrance state
-# every fourth until the job runs, then every _STATUS_EVERY-th (the log's end line is what
-# normally tells that a job has ended).
+# every fourth until the job runs and at least every `LinkisClient.status_interval` seconds.
 _PROGRESS_EVERY = 8
-_STATUS_EVERY = 32
+# Once the entrance has let a job go, job history decides; if it still says running this long
+# after the log's end line, the end line's state is taken (job history may never flip).
+_HISTORY_GRACE = 10.0
+# How often the persisted log is read for the end line while job history says running.
+_HISTORY_LOG_EVERY = 30.0
 _NOT_STARTED = (JobState.INITED, JobState.WAIT_FOR_RETRY, JobState.SCHEDULED, JobState.UNKNOWN)
-
-
-def _check_unicode(what: str, text: str) -> None:
-    # A lone surrogate (a broken paste, a file name decoded with surrogateescape) cannot travel as
-    # UTF-8: say where it is instead of letting the gateway fail on it.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        line = text.count("\n", 0, e.start) + 1
-        raise ConfigError(f"{what} holds a character that is not valid Unicode text "
-                          f"({text[e.start]!r}, line {line}); retype or remove it") from None
-
-
-@dataclass
-class JobSpec:
-    """What to run. `engine` may carry a version ("spark-3.2.1"); `run_type` defaults from the engine."""
-
-    code: str
-    engine: str = "spark"
-    run_type: str | None = None
-    creator: str = "IDE"
-    variables: Mapping[str, str] = field(default_factory=dict)
-    startup: Mapping[str, Any] = field(default_factory=dict)
-    runtime: Mapping[str, Any] = field(default_factory=dict)
-    special: Mapping[str, Any] = field(default_factory=dict)
-    labels: Mapping[str, Any] = field(default_factory=dict)
-    script_path: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.code, str) or not self.code.strip():
-            raise ConfigError("the job has no code to run")
-        engine = (self.engine or "").strip()
-        if not engine:
-            raise ConfigError("the job needs an engine, e.g. 'spark' or 'spark-3.2.1'")
-        self.engine = engine
-        if not self.creator or not re.fullmatch(r"[A-Za-z0-9_.]+", self.creator):
-            raise ConfigError(f"creator must be letters, digits, '_' or '.', not {self.creator!r}")
-        if self.run_type is None or not str(self.run_type).strip():
-            run_type = DEFAULT_RUN_TYPES.get(self.engine_name)
-            if run_type is None:
-                raise ConfigError(f"no default run type for engine {self.engine_name!r}: give run_type")
-            self.run_type = run_type
-        else:
-            self.run_type = str(self.run_type).strip().lower()
-        self.variables = {str(k): str(v) for k, v in dict(self.variables).items()}
-        _check_unicode("the code", self.code)
-        for kind, settings in (("variable", self.variables), ("startup parameter", self.startup),
-                               ("runtime parameter", self.runtime), ("label", self.labels)):
-            for key, value in settings.items():
-                _check_unicode(f"{kind} {key!r}", f"{key}={value}")
-
-    @property
-    def engine_name(self) -> str:
-        """"spark" of "spark-3.2.1"."""
-        return self.engine.split("-", 1)[0].lower()
-
-    @property
-    def engine_version(self) -> str | None:
-        """"3.2.1" of "spark-3.2.1"; None when no version was written."""
-        _, sep, version = self.engine.partition("-")
-        return version if sep and version else None
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One log line; `level` is "ERROR", "WARN" or "INFO" (as Linkis' LogReader sorts them)."""
-
-    level: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -191,39 +111,6 @@ class JobSnapshot:
     new_log: tuple[LogLine, ...]  # only the lines new since the previous poll
     elapsed: float  # seconds since submit
     note: str = ""  # e.g. "gateway unreachable, retrying (12 s)" while the gateway cannot be reached
-
-
-def _classify(lines: list[str], previous: str) -> list[LogLine]:
-    """Levels as Linkis' LogReader gives them; a line without a timestamp (a stack trace, say)
-    continues the level of the line before it."""
-    out = []
-    level = previous
-    for text in lines:
-        match = _LINE_LEVEL.match(text)
-        if "SYSTEM-ERROR" in text:
-            level = "ERROR"
-        elif "SYSTEM-WARN" in text:
-            level = "WARN"
-        elif match:
-            word = match.group(1)
-            level = "ERROR" if word == "ERROR" else "WARN" if word.startswith("WARN") else "INFO"
-        out.append(LogLine(level, text))
-    return out
-
-
-def _align(all_lines: list[str], seen: list[str]) -> int:
-    """Where the persisted log continues after the `seen` lines read from the entrance.
-
-    Linkis' entrance readers do not agree on where `fromLine` counts from, so the count alone can
-    be one off; the last lines read decide."""
-    n = len(seen)
-    if n == 0:
-        return 0
-    tail = seen[-3:]
-    for k in sorted(range(max(len(tail), n - 3), min(len(all_lines), n + 3) + 1), key=lambda k: abs(k - n)):
-        if all_lines[k - len(tail) : k] == tail:
-            return k
-    return min(n, len(all_lines))
 
 
 class Job:
@@ -250,12 +137,12 @@ class Job:
         self._stages: tuple[StageProgress, ...] = ()
         self._started = started if started is not None else time.monotonic()
         self._in_entrance = in_entrance and bool(exec_id)
-        self._from_line = 0
-        self._lines: list[str] = []  # every log line read so far
-        self._levels: list[LogLine] = []
+        self._log = JobLog()
         self._log_complete = False
         self._polls = 0
-        self._end_seen = False
+        self._last_status = time.monotonic()
+        self._history_log_at = 0.0
+        self._note = ""  # e.g. that the log was too big to fetch
         self._info: TaskInfo | None = None
         self._lock = threading.RLock()
 
@@ -279,6 +166,9 @@ class Job:
                   in_entrance=not info.state.is_terminal)
         job._info = info
         job._progress = 1.0 if info.state.is_success else info.progress
+        if job._in_entrance:
+            # Job history learns a job's end after the entrance does: the entrance decides.
+            job._entrance_status()
         return job
 
     # ------------------------------------------------------------------ state
@@ -295,6 +185,12 @@ class Job:
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
+    @property
+    def info(self) -> TaskInfo:
+        """The job's job-history record, as last read (read now if it never was)."""
+        with self._lock:
+            return self._info or self._job_info()
+
     def __repr__(self) -> str:
         return f"<Job {self.task_id} {self._state.value} {self._progress:.0%} exec_id={self.exec_id!r}>"
 
@@ -307,7 +203,7 @@ class Job:
             stages=self._stages,
             new_log=tuple(new),
             elapsed=self.elapsed,
-            note=note,
+            note=note or self._note,
         )
 
     def _set_state(self, state: JobState) -> None:
@@ -317,15 +213,6 @@ class Job:
         self._state = state
         if state.is_success:
             self._progress = 1.0
-
-    def _add_lines(self, lines: list[str]) -> list[LogLine]:
-        previous = self._levels[-1].level if self._levels else "INFO"
-        classified = _classify(lines, previous)
-        self._lines.extend(lines)
-        self._levels.extend(classified)
-        if any(_END_MARKER in line for line in lines):
-            self._end_seen = True
-        return classified
 
     # ------------------------------------------------------------------ polling
 
@@ -345,16 +232,18 @@ class Job:
     def _poll_entrance(self, new: list[LogLine]) -> None:
         k = self._polls
         # After Linkis' end line there is no more log to read, only the state to learn.
-        if not self._end_seen and not self._entrance_log(new):
+        if self._log.end_state is None and not self._entrance_log(new):
             return
-        waiting = self._state in _NOT_STARTED
-        if self._end_seen and self.task_id is not None:
-            # The state and the result location in one answer; results() reuses it.
-            self._set_state(self._job_info().state)
-        elif self._end_seen or (waiting and k % 4 == 0) or k % _STATUS_EVERY == _STATUS_EVERY - 1:
+        if (self._log.end_state is not None or (self._state in _NOT_STARTED and k % 4 == 0)
+                or time.monotonic() - self._last_status >= self.client.status_interval):
             if not self._entrance_status():
                 return
         if self._state.is_terminal:
+            # The state changes just before the end line is written: read the last lines.
+            if self._log.end_state is None and not self._entrance_log(new):
+                return
+            if self._log.needs_merge(self.elapsed):
+                new.extend(self._history_log())
             self._log_complete = True
             return
         if k % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
@@ -369,43 +258,54 @@ class Job:
         if progress.stages:
             self._stages = progress.stages
 
+    def _left_entrance(self, exc: APIError) -> bool:
+        """Whether this refusal says the entrance no longer holds the job (then job history
+        takes over for good); other refusals are tried again at the next poll."""
+        if any(phrase in exc.message.lower() for phrase in _GONE):
+            self._in_entrance = False
+        return not self._in_entrance
+
     def _entrance_status(self) -> bool:
         """State from the entrance; False when the entrance no longer has the job."""
         try:
             state = self.client.status(self.exec_id, self.task_id)
-        except APIError:
-            self._in_entrance = False
-            return False
+        except APIError as exc:
+            return not self._left_entrance(exc)
+        self._last_status = time.monotonic()
         self._set_state(state)
         return True
 
     def _entrance_log(self, new: list[LogLine]) -> bool:
-        try:
-            chunk = self.client.log(self.exec_id, self._from_line, -1)
-        except APIError:
-            # "The job you just executed has ended ...": the log is now in job history.
-            self._in_entrance = False
-            return False
-        lines = chunk.lines
-        if chunk.from_line is not None:
-            returned = chunk.from_line - self._from_line
-            if not lines and returned > 0:
-                lines = [""] * returned
-            self._from_line = chunk.from_line
-        else:
-            self._from_line += len(lines)
-        new.extend(self._add_lines(lines))
+        """The lines the entrance has beyond the last read, in as many reads as it takes; False
+        when the entrance no longer has the job."""
+        for _ in range(100):
+            asked = self._log.from_line
+            try:
+                chunk = self.client.log(self.exec_id, asked, READ_SIZE)
+            except APIError as exc:
+                return not self._left_entrance(exc)
+            new.extend(self._log.add_read(chunk.lines, chunk.from_line))
+            if self._log.from_line - asked < READ_SIZE or self._log.end_state is not None:
+                break
         return True
 
     def _poll_history(self, new: list[LogLine]) -> None:
         info = self._job_info()
-        self._set_state(info.state)
+        state = info.state
+        now = time.monotonic()
+        end_state = self._log.end_state
+        if not state.is_terminal and end_state is None and now - self._history_log_at >= _HISTORY_LOG_EVERY:
+            # The entrance let the job go before its end line was read: the persisted log has it.
+            self._history_log_at = now
+            new.extend(self._history_log())
+        if not state.is_terminal and end_state is not None and now - self._log.ended_at >= _HISTORY_GRACE:
+            state = end_state
+        self._set_state(state)
         if not self._state.is_success:
             self._progress = max(self._progress, info.progress)
-        if self._state.is_terminal or self._polls % 3 == 0:
+        if self._state.is_terminal:
             new.extend(self._history_log())
-            if self._state.is_terminal:
-                self._log_complete = True
+            self._log_complete = True
 
     def _job_info(self) -> TaskInfo:
         if self.task_id is None:
@@ -415,13 +315,26 @@ class Job:
         return info
 
     def _history_log(self) -> list[LogLine]:
-        """New lines of the persisted log, after the ones already read (from either source)."""
+        """The lines of the persisted log not read yet, each put in its place."""
         info = self._info or self._job_info()
         if not info.log_path:
             return []
-        all_lines = self.client.open_log(info.log_path).lines
-        start = _align(all_lines, self._lines)
-        return self._add_lines(all_lines[start:])
+        pause = 0.25
+        for attempt in range(4):
+            try:
+                all_lines = self.client.open_log(info.log_path).lines
+            except APIError as exc:
+                # E.g. 80033: Linkis opens no log over 30 MB. The job's outcome does not depend on it.
+                self._note = f"the job's log could not be read from {info.log_path}: {exc.message}"
+                return []
+            # The entrance writes its last cached lines to the file when it closes the job's log,
+            # a moment after the end line; a file without it is read again, for about 2 s at most.
+            ended = self._log.end_state is not None or self._state.is_terminal
+            if not ended or attempt == 3 or any(map(is_end_line, reversed(all_lines[-5:]))):
+                break
+            time.sleep(pause)
+            pause *= 2
+        return self._log.merge(all_lines)
 
     def wait(
         self,
@@ -470,9 +383,6 @@ class Job:
     def _pause(self, at: float) -> float:
         """Seconds from a poll at `at` (monotonic) to the next: a share of the time the job had run."""
         unit = self.client.poll_interval_min
-        if self._end_seen:
-            # The log has ended but the state did not say so yet: it will at once.
-            return unit
         cap = max(self.client.poll_interval_max, unit)
         return min(cap, max(unit, _PAUSE_SHARE * (at - self._started)))
 
@@ -483,12 +393,20 @@ class Job:
         if not state.is_terminal or state.is_success:
             return
         info = self._info
-        if info is None or not info.state.is_terminal:
+        pause = 0.25
+        # Job history learns the outcome after the entrance does (see the module doc): its
+        # errCode and errDesc may take a moment, not longer than about two seconds here.
+        for attempt in range(4):
+            if info is not None and info.state.is_terminal:
+                break
+            if attempt:
+                time.sleep(pause)
+                pause *= 2
             try:
                 info = self._job_info()
             except LinkisError:
-                info = None
-        errors = tuple(line.text for line in self._levels if line.level == "ERROR")[-_ERROR_TAIL:]
+                break
+        errors = self._log.errors(_ERROR_TAIL)
         cls = JobCancelledError if state is JobState.CANCELLED else JobFailedError
         raise cls.from_job(
             task_id=self.task_id,
@@ -526,6 +444,11 @@ class Job:
             time.sleep(pause)
             pause = min(0.5, pause * 2)
 
+    def refresh(self) -> JobState:
+        """The job's state now: the entrance's while it holds the job, else job history's."""
+        self._refresh_state()
+        return self._state
+
     def _refresh_state(self) -> None:
         with self._lock:
             if self._in_entrance and self._entrance_status():
@@ -538,7 +461,7 @@ class Job:
         """The whole log so far: from the entrance while it has the job, then job history."""
         with self._lock:
             # A finished job whose end line has not been read yet may still have lines to come.
-            if not (self._log_complete and self._end_seen):
+            if not (self._log_complete and self._log.end_state is not None):
                 new: list[LogLine] = []
                 if self._in_entrance:
                     self._entrance_log(new)
@@ -549,12 +472,12 @@ class Job:
                     if self._info is not None and self._info.state.is_terminal:
                         self._set_state(self._info.state)
                         self._log_complete = True
-            return "\n".join(self._lines)
+            return "\n".join(self._log.lines)
 
     def log_lines(self) -> list[LogLine]:
         """The log read so far, with levels (call log() first for the newest)."""
         with self._lock:
-            return list(self._levels)
+            return list(self._log.levels)
 
     def results(
         self,
@@ -565,6 +488,8 @@ class Job:
     ) -> list["ResultSet"]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
         marks the set `truncated` when it cut. Raises the job's error if it did not succeed.
+        `page_size`: the first page's rows (default: the client's `page_size`); later pages grow
+        while they come back quickly, and shrink when one fails (see results.PageSizes).
         Read again from the start while the gateway cannot be reached, up to the client's
         `unreachable_timeout`."""
         down_since: float | None = None
@@ -589,7 +514,7 @@ class Job:
     ) -> list["ResultSet"]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
         marks the set `truncated` when it cut. Raises the job's error if it did not succeed."""
-        from .results import NULL_MARKERS
+        from .results import NULL_MARKERS, PageSizes, Reading
 
         if max_rows is not None and max_rows < 0:
             raise ConfigError("max_rows must be 0 or more")
@@ -603,12 +528,12 @@ class Job:
         if not info.result_location:
             return []
         client = self.client
-        size = min(page_size or client.page_size, client._page_size_limit or 100000)
+        reading = Reading(PageSizes(page_size or client.page_size))
         markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
-        return [self._read_result(file.index, file.path, size, max_rows, markers, decimal)
+        return [self._read_result(file.index, file.path, reading, max_rows, markers, decimal)
                 for file in client.result_files(info.result_location)]
 
-    def _read_result(self, index: int, path: str, page_size: int, max_rows: int | None,
+    def _read_result(self, index: int, path: str, reading: "Reading", max_rows: int | None,
                      markers: tuple[str, ...], decimal: str) -> "ResultSet":
         from .results import Reconvert
 
@@ -616,17 +541,19 @@ class Job:
         whole: frozenset[int] = frozenset()
         while True:
             try:
-                return self._read_result_once(index, path, page_size, max_rows, markers, decimal, as_text, whole)
+                return self._read_result_once(index, path, reading, max_rows, markers, decimal, as_text, whole)
             except Reconvert as again:
-                # Rare (a column that parsed on the first pages fails on a later one): read again.
+                # Rare (a column that parsed on the first pages fails on a later one, or a SQL
+                # NULL shows up after text NULLs): read again.
                 as_text, whole = as_text | again.as_text, whole | again.whole
+                reading.nulls_kept = reading.nulls_kept or again.nulls_kept
 
-    def _read_result_once(self, index: int, path: str, page_size: int, max_rows: int | None,
+    def _read_result_once(self, index: int, path: str, reading: "Reading", max_rows: int | None,
                           markers: tuple[str, ...], decimal: str, as_text: frozenset[int],
                           whole: frozenset[int]) -> "ResultSet":
         from .results import ResultSet, ResultType, TableBuilder, columns_from_metadata
 
-        pages = self._pages(path, page_size, max_rows, (None, *markers))
+        pages = self._pages(path, reading, max_rows, (None, *markers))
         try:
             first, rows, truncated = next(pages)
             type_ = ResultType.from_wire(first.type)
@@ -637,43 +564,64 @@ class Job:
                     every.extend(rows)
                 return ResultSet.from_rows(index, path, type_, first.metadata, every, truncated=truncated,
                                            null_markers=markers, decimal=decimal)
-            builder = TableBuilder(columns, null_markers=markers, decimal=decimal, as_text=as_text, whole=whole)
+            builder = TableBuilder(columns, null_markers=markers, decimal=decimal, as_text=as_text, whole=whole,
+                                   nulls_kept=reading.nulls_kept)
             metadata = first.metadata
             builder.add(rows, first.absent)
             del first, rows
             for page, rows, truncated in pages:
                 builder.add(rows, page.absent)
                 page = rows = None  # type: ignore[assignment]  # not held while the next arrives
+            # A gateway that sent one SQL NULL as a JSON null does so for the job's next sets too.
+            reading.nulls_kept = builder.nulls_kept
             return ResultSet(index, path, type_, builder.frame(), truncated, columns, metadata, builder.rows)
         finally:
             pages.close()
 
-    def _pages(self, path: str, page_size: int, max_rows: int | None,
+    def _pages(self, path: str, reading: "Reading", max_rows: int | None,
                markers: tuple[str | None, ...]) -> Iterator[tuple[ResultPage, list[Any], bool]]:
         """(page, its rows within max_rows, whether max_rows cut) for each page, asking for the
-        next page while the caller converts this one: at most two pages are held."""
-        client = self.client
-        if client._page_size_limit:
-            page_size = min(page_size, client._page_size_limit)
-        if max_rows is not None and max_rows < page_size:
-            # One page one row longer than the cap tells whether the cap cut anything.
-            page_size = max_rows + 1
+        next page while the caller converts this one: at most two pages are held. Each page's
+        size is settled before it is asked for (`reading.sizes`, see PageSizes): it grows while
+        pages come back quickly, and a page that fails for its size is asked for again smaller."""
+        from .results import KEEP_NULLS
 
-        null_value = client.null_value or None
+        client, sizes = self.client, reading.sizes
+        # LINKIS_NULL: Linkis 1.5+ sends a SQL NULL as a JSON null and the text NULL as text;
+        # older gateways ignore it. A user's own null_value replaces it (see LinkisClient.null_value).
+        null_value = client.null_value or KEEP_NULLS
 
-        def answer(response: Any, number: int, size: int) -> ResultPage:
-            return client.open_file_answer(response, path, number, size, null_value=null_value, null_markers=markers)
+        def ask(offset: int) -> tuple[int, Any, float]:
+            """Ask for the page at row `offset`: (its size, the response or the error, seconds)."""
+            # One row more than max_rows tells whether the cap cut anything.
+            size = sizes.at(offset, None if max_rows is None else max_rows + 1 - offset)
+            began = time.monotonic()
+            try:
+                response: Any = client.open_file_request(path, offset // size + 1, size, null_value=null_value)
+            except TransportError as exc:
+                response = exc
+            return size, response, time.monotonic() - began
 
-        try:
-            current = answer(client.open_file_request(path, 1, page_size, null_value=null_value), 1, page_size)
-        except APIError:
-            if page_size <= 5000:
-                raise
-            # The gateway's row limit is below ours (error 80034): Linkis' own page size works.
-            client._page_size_limit = 5000
-            page_size = 5000
-            current = answer(client.open_file_request(path, 1, page_size, null_value=null_value), 1, page_size)
-        read, number = 0, 1
+        def fetch(offset: int, asked: tuple[int, Any, float]) -> tuple[ResultPage, int]:
+            """The page at `offset` from the request `asked` sent, and its size."""
+            while True:
+                size, response, waited = asked
+                began = time.monotonic()
+                try:
+                    if isinstance(response, Exception):
+                        raise response
+                    page = client.open_file_answer(response, path, offset // size + 1, size,
+                                                   null_value=null_value, null_markers=markers)
+                except (TransportError, APIError) as exc:
+                    if not sizes.failed(size, exc):
+                        raise
+                    asked = ask(offset)
+                    continue
+                sizes.took(size, waited + time.monotonic() - began)
+                return page, size
+
+        read = 0
+        current, size = fetch(0, ask(0))
         following = None
         # The next page is asked for in a thread, which waits for the gateway while the caller
         # converts this page; its body is read and parsed here, after the conversion: parsing in
@@ -685,17 +633,15 @@ class Job:
                     if max_rows is not None and read + len(rows) > max_rows:
                         yield current, rows[: max_rows - read], True
                         return
-                    if len(rows) >= page_size:
-                        following = pool.submit(client.open_file_request, path, number + 1, page_size,
-                                                null_value=null_value)
                     read += len(rows)
+                    if len(rows) >= size:
+                        following = pool.submit(ask, read)
                     yield current, rows, False
                     if following is None:
                         return
                     del rows
                     pending, following = following, None
-                    number += 1
-                    current = answer(pending.result(), number, page_size)
+                    current, size = fetch(read, pending.result())
             finally:
                 if following is not None:
                     following.add_done_callback(_close_response)
@@ -724,4 +670,6 @@ class Job:
 def _close_response(future: Any) -> None:
     """A page asked for and then not needed: give its connection back."""
     if not future.cancelled() and future.exception() is None:
-        future.result().close()
+        _size, response, _seconds = future.result()
+        if not isinstance(response, Exception):
+            response.close()

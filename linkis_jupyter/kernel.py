@@ -20,6 +20,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import Unicode
 
 from . import __version__
+from .spec import RUN_TYPE_LANGUAGE
 
 # What JupyterLab needs to highlight each run type (codemirror_mode) and to name saved files.
 LANGUAGES = {
@@ -33,12 +34,6 @@ LANGUAGES = {
     },
     "scala": {"name": "scala", "mimetype": "text/x-scala", "file_extension": ".scala", "codemirror_mode": "text/x-scala"},
     "shell": {"name": "bash", "mimetype": "text/x-sh", "file_extension": ".sh", "codemirror_mode": "shell"},
-}
-RUN_TYPE_LANGUAGE = {
-    "sql": "sql", "hql": "sql", "jdbc": "sql", "psql": "sql", "tsql": "sql",
-    "py": "python", "python": "python", "pyspark": "python",
-    "scala": "scala",
-    "sh": "shell", "shell": "shell",
 }
 
 

@@ -15,6 +15,7 @@ Every default of `%%linkis` is a trait (`c.LinkisMagics.engine = "hive"` in ipyt
 """
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import keyword
 import shlex
@@ -35,7 +36,8 @@ from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validat
 from .client import LinkisClient
 from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
-from .job import Job, JobSpec, JobState
+from .job import Job, JobState
+from .spec import JobSpec
 from .results import ResultSet, ResultType
 
 __all__ = ["LinkisMagics"]
@@ -185,9 +187,12 @@ def _line_parser() -> MagicArgumentParser:
     s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)")
     s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
     s.add_argument("path", metavar="PATH", help="the file (or an existing directory) to write")
-    s.add_argument("--index", type=int, default=0, metavar="N", help="which result set (default: 0, the first)")
+    s.add_argument("--index", type=int, default=None, metavar="N",
+                   help="the result set the cell shows as N (default: the first)")
     s.add_argument("--format", choices=("csv", "xlsx"), default=None,
                    help="file format (default: from PATH's suffix, else csv)")
+    s.add_argument("-n", "--max-rows", dest="max_rows", type=int, default=-1, metavar="N",
+                   help="write at most N rows (default: -1, every row)")
     s.add_argument("--sep", default=",", metavar="SEP", help="CSV separator (default: ,)")
     s.add_argument("--charset", default="utf-8", metavar="CHARSET", help="file encoding, e.g. utf-8, gbk")
     s.add_argument("--null", default="NULL", metavar="TEXT", help="how NULL is written (default: NULL)")
@@ -205,26 +210,6 @@ def _parse(parser: MagicArgumentParser, line: str) -> Namespace:
     except ValueError as e:
         raise UsageError(f"{parser.prog}: {e}: {line.strip()}") from None
     return parser.parse_args(argv)
-
-
-# The run types each engine takes (Linkis' RunType.scala and each engine's codeTypes; the SQL
-# engines also take the generic "sql"). Engines not listed here are not checked.
-ENGINE_RUN_TYPES: dict[str, frozenset[str]] = {
-    "spark": frozenset({"sql", "scala", "py", "python", "pyspark", "r", "jar", "data_calc"}),
-    "hive": frozenset({"hql", "sql"}),
-    "python": frozenset({"python", "py", "py3"}),
-    "shell": frozenset({"shell", "sh"}),
-    "jdbc": frozenset({"jdbc", "sql"}),
-    "trino": frozenset({"tsql", "sql"}),
-    "presto": frozenset({"psql", "sql"}),
-    "openlookeng": frozenset({"sql"}),
-    "flink": frozenset({"sql", "scala"}),
-    "elasticsearch": frozenset({"essql", "esjson"}),
-    "pipeline": frozenset({"pipeline"}),
-    "nebula": frozenset({"ngql"}),
-    "impala": frozenset({"isql", "sql"}),
-    "doris": frozenset({"doris", "sql"}),
-}
 
 
 # -- values from the user's namespace ----------------------------------------------------------
@@ -412,12 +397,6 @@ class LinkisMagics(Magics):
             )
         except (ConfigError, ValueError) as e:
             raise UsageError(f"%%linkis: {e}") from None
-        accepted = ENGINE_RUN_TYPES.get(spec.engine_name)
-        if accepted is not None and spec.run_type not in accepted:
-            raise UsageError(
-                f"%%linkis: engine {spec.engine_name} does not take run type {spec.run_type!r} "
-                f"(it takes {', '.join(sorted(accepted))})"
-            )
         return spec
 
     def _submit(self, spec: JobSpec) -> Job:
@@ -549,10 +528,7 @@ class LinkisMagics(Magics):
             return
         # Checked before it replaces the current connection, so a failed connect changes nothing.
         try:
-            if client.auth_method == "password":
-                client.login()
-            else:
-                client.user_info()
+            client.check()
         except BaseException:
             client.close()
             raise
@@ -585,7 +561,11 @@ class LinkisMagics(Magics):
         print(f"Logged out of {client.gateway_url}")
 
     def _cmd_status(self, args: Namespace) -> None:
-        info = self.client.job_info(args.task)
+        job = Job.attach(self.client, args.task)
+        info = job.info
+        if job.state is not info.state:
+            # Job history learns the end after the entrance, which has said so already.
+            info = dataclasses.replace(info, state=job.state, status=job.state.value)
         print(_status_text(info))
 
     def _cmd_log(self, args: Namespace) -> None:
@@ -645,25 +625,40 @@ class LinkisMagics(Magics):
 
     def _cmd_download(self, args: Namespace) -> None:
         fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
+        if args.max_rows == 0 or args.max_rows < -1:
+            raise UsageError("%linkis download: --max-rows must be 1 or more, or -1 for every row")
         info = self.client.job_info(args.task)
-        if not info.state.is_success:
-            raise UsageError(f"%linkis download: Linkis job {args.task} is {info.state.value}, it has no results")
+        state = info.state
+        if not state.is_terminal:
+            # Job history says Running for a moment after the entrance has ended a job (Linkis
+            # persists the end afterwards): the entrance, asked through a Job, knows first.
+            job = Job.attach(self.client, args.task)
+            job.poll()
+            state = job.state
+        if not state.is_success:
+            raise UsageError(f"%linkis download: Linkis job {args.task} is {state.value}, it has no results")
         files = self.client.result_files(info.result_location) if info.result_location else []
         if not files:
             raise UsageError(f"%linkis download: Linkis job {args.task} has no result sets")
-        if not 0 <= args.index < len(files):
+        # --index is the number a cell shows on a result set (ResultSet.index, from its file
+        # name), not a position: numbers can have gaps (Linkis' SQLSession.setResultSetNum).
+        chosen = files[0] if args.index is None else next((f for f in files if f.index == args.index), None)
+        if chosen is None:
+            numbers = [f.index for f in files]
+            allowed = (f"{numbers[0]}..{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1))
+                       else "one of " + ", ".join(map(str, numbers)))
             raise UsageError(
-                f"%linkis download: Linkis job {args.task} has {len(files)} result set(s), "
-                f"--index must be 0..{len(files) - 1}"
+                f"%linkis download: Linkis job {args.task} has {len(files)} result set(s), --index must be {allowed}"
             )
         dest = Path(args.path).expanduser()
         if not dest.is_dir() and not dest.parent.is_dir():
             raise UsageError(f"%linkis download: the folder {str(dest.parent)!r} does not exist")
         written = self.client.download_result(
-            files[args.index].path, dest, output_type=fmt, separator=args.sep, charset=args.charset,
-            null_value=args.null, file_name=f"linkis-{args.task}-{args.index}",
+            chosen.path, dest, output_type=fmt, separator=args.sep, charset=args.charset,
+            null_value=args.null, limit=None if args.max_rows == -1 else args.max_rows,
+            file_name=f"linkis-{args.task}-{chosen.index}",
         )
-        print(f"Result set {args.index} of Linkis job {args.task} written to {written} "
+        print(f"Result set {chosen.index} of Linkis job {args.task} written to {written} "
               f"({written.stat().st_size:,} bytes)")
 
 

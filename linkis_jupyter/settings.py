@@ -20,32 +20,9 @@ from traitlets.config import Configurable
 from .errors import ConfigError
 
 REST_PREFIX = "/api/rest_j/v1"
+# How a job runs as `proxy_user` (see the proxy_mode trait).
+PROXY_MODES = ("auto", "execute_user", "login", "headers")
 MASK = "********"
-
-# Engine versions Linkis itself defaults to (LabelCommonConfig.java); the engineType label of a
-# 1.x submit needs one. A deployment's own versions go in `LinkisClient.engine_versions`.
-DEFAULT_ENGINE_VERSIONS = {
-    "spark": "2.4.3",
-    "hive": "2.3.3",
-    "python": "python2",
-    "shell": "1",
-    "jdbc": "4",
-    "presto": "0.234",
-    "trino": "371",
-    "openlookeng": "1.5.0",
-    "elasticsearch": "7.6.2",
-    "flink": "1.16.2",
-    "pipeline": "1",
-    "nebula": "3.0.0",
-    "repl": "1",
-    "doris": "1.2.6",
-    "hbase": "2.5.3",
-    "sqoop": "1.4.6",
-    "datax": "3.0.0",
-    "seatunnel": "2.1.2",
-    "io_file": "1.0",
-    "io_hdfs": "1.0",
-}
 
 _ENV = {
     "gateway_url": "LINKIS_GATEWAY_URL",
@@ -72,7 +49,7 @@ _CONFIG_NAMES = (
     "gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode",
     "api", "connect_timeout", "read_timeout", "retries", "retry_backoff", "retry_backoff_max", "verify",
     "ca_bundle", "headers", "poll_interval_min", "poll_interval_max", "page_size", "null_value",
-    "engine_versions", "cli_config", "connection_file", "unreachable_timeout",
+    "engine_versions", "cli_config", "connection_file", "unreachable_timeout", "status_interval",
 )
 # Reset the HTTP session (cookies, login) when one of these changes.
 _CONNECTION_NAMES = ("gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode")
@@ -131,12 +108,12 @@ class ClientSettings(Configurable):
         "linkis-cli.properties: tokenValue with authStrategy=token."
     ).tag(config=True)
     proxy_user = Unicode(
-        help="Run jobs as this user through the gateway's proxy setting. Env: LINKIS_PROXY_USER; "
+        help="Run jobs as this user (see proxy_mode for how). Env: LINKIS_PROXY_USER; "
         "linkis-cli.properties: proxyUser."
     ).tag(config=True)
     validation_code = Unicode(
-        help="The proxy token of the gateway's proxy.properties (Validation-Code); defaults to `token`. "
-        "Never shown. Env: LINKIS_VALIDATION_CODE."
+        help="The proxy token of the gateway's proxy.properties, for proxy_mode login or headers; "
+        "defaults to `token`. Never shown. Env: LINKIS_VALIDATION_CODE."
     ).tag(config=True)
     auth = CaselessStrEnum(
         ["auto", "password", "token", "none"],
@@ -146,11 +123,14 @@ class ClientSettings(Configurable):
         "Env: LINKIS_AUTH; linkis-cli.properties: authStrategy (token|static).",
     ).tag(config=True)
     proxy_mode = CaselessStrEnum(
-        ["headers", "login"],
-        default_value="headers",
-        help="How a proxy user is announced: headers (Proxy-User + Validation-Code on every request, "
-        "the Linkis HTTP spec) or login (GET /user/proxy once per session, upstream gateways). "
-        "Env: LINKIS_PROXY_MODE.",
+        list(PROXY_MODES),
+        default_value="auto",
+        help="How jobs run as proxy_user: execute_user (`executeUser` in the submit body; Linkis 1.6+ "
+        "honours it with an admin token, Token-Code ADMIN-..., as linkis-cli -proxyUser does), login "
+        "(GET /user/proxy after a password login; a gateway with wds.linkis.gateway.conf.enable.proxy.user=true "
+        "and proxy.properties), headers (Proxy-User + Validation-Code on every request, the Linkis HTTP "
+        "document's form, for a gateway that implements it), or auto (execute_user with token auth, "
+        "login with password auth). Env: LINKIS_PROXY_MODE.",
     ).tag(config=True)
     api = CaselessStrEnum(
         ["auto", "execute", "submit"],
@@ -179,22 +159,32 @@ class ClientSettings(Configurable):
     poll_interval_max = Float(
         2.0, help="Longest pause between two polls of a running job. Env: LINKIS_POLL_INTERVAL_MAX."
     ).tag(config=True)
+    status_interval = Float(
+        20.0, help="Longest time in seconds between two /status calls for a running job. Linkis kills jobs "
+        "of the creators LINKISCLI and BdpClient after 30 s without one (CliHeartbeatMonitor)."
+    ).tag(config=True)
     unreachable_timeout = Float(
         600.0, help="Seconds a job being waited for, its results, or the lost answer to a submit are retried "
         "while the gateway cannot be reached (refused connections, timeouts, HTTP 502/503/504), before giving up; "
         "0 gives up after the request's own retries. Env: LINKIS_UNREACHABLE_TIMEOUT."
     ).tag(config=True)
     page_size = Int(
-        100000, help="Rows per openFile page (Linkis allows up to 100000 by default; 5000 is used "
-        "where a gateway refuses more)."
+        5000, help="Rows of the first openFile page of a result set, as Linkis' own UI and linkis-cli "
+        "ask (Linkis builds a whole page in memory). Pages then double while they come back within "
+        "a second, up to 100000 rows (Linkis' limit), and a page that times out or meets a "
+        "502/503/504 is asked for again at half the size, down to 500 rows."
     ).tag(config=True)
     null_value = Unicode(
-        help="Sent to openFile as nullValue when set; that text then reads as a missing value "
-        "(NULL and LINKIS_NULL always do)."
+        help="Sent to openFile as nullValue when set, instead of LINKIS_NULL (with which Linkis 1.5+ "
+        "sends a SQL NULL as a JSON null, apart from the text 'NULL'). Linkis then writes this text "
+        "for a NULL, for the text 'NULL' and for an empty string alike, and each reads as a missing value."
     ).tag(config=True)
     engine_versions = Dict(
         value_trait=Unicode(),
-        help="Engine versions for the engineType label, e.g. {'spark': '3.2.1'}; others use Linkis' defaults.",
+        help="Installed engine versions, e.g. {'spark': '3.2.1', 'hive': '3.1.3'}: a job for one of these "
+        "engines goes to /entrance/submit with that version in its engineType label. An engine given "
+        "without a version and not listed here goes to /entrance/execute, where the server uses its own "
+        "default version.",
     ).tag(config=True)
     cli_config = Unicode(
         help="linkis-cli.properties to read settings from. Env: LINKIS_CLI_CONF; "
@@ -356,7 +346,7 @@ class ClientSettings(Configurable):
 
     @default("proxy_mode")
     def _default_proxy_mode(self) -> str:
-        return self._layered("proxy_mode", "headers", str.lower)
+        return self._layered("proxy_mode", "auto", str.lower)
 
     @default("api")
     def _default_api(self) -> str:
@@ -451,7 +441,7 @@ class ClientSettings(Configurable):
             raise TraitError("unreachable_timeout must be 0 or more seconds")
         return proposal["value"]
 
-    @validate("poll_interval_min", "poll_interval_max")
+    @validate("poll_interval_min", "poll_interval_max", "status_interval")
     def _check_poll(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
             raise TraitError(f"{proposal['trait'].name} must be positive")
@@ -474,6 +464,26 @@ class ClientSettings(Configurable):
     def execute_user(self) -> str:
         """Who jobs run as: the proxy user if one is set, else the user."""
         return self.proxy_user or self.user
+
+    @property
+    def proxy_method(self) -> str:
+        """How the proxy user is announced: "execute_user", "login", "headers", or "" without one.
+
+        A combination no Linkis can honour is refused here, before anything is sent: token
+        headers win over the session a /user/proxy login makes (SecurityFilter tries the token
+        first), and `executeUser` is read only next to an admin token."""
+        if not self.proxy_user:
+            return ""
+        mode = self.proxy_mode
+        if mode == "auto":
+            mode = "execute_user" if self.auth_method == "token" else "login"
+        if mode == "execute_user" and self.auth_method != "token":
+            raise ConfigError("proxy_mode execute_user needs token auth with an admin token (Token-Code ADMIN-...): "
+                              "set LinkisClient.token, or use proxy_mode login with a password")
+        if mode == "login" and self.auth_method != "password":
+            raise ConfigError("proxy_mode login needs password auth (a token would override the proxy session): "
+                              "set LinkisClient.password, or use proxy_mode execute_user with an admin token")
+        return mode
 
     @classmethod
     def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: str | None = None) -> str:

@@ -167,7 +167,8 @@ class TaskInfo:
             exec_id=_as_str(task.get("execId")),
             stronger_exec_id=_as_str(task.get("strongerExecId")),
             um_user=_as_str(task.get("umUser")),
-            submit_user=_as_str(task.get("submitUser")),
+            # Linkis' QueryTaskVO names the submit user umUser; some gateways also say submitUser.
+            submit_user=_as_str(task.get("submitUser", task.get("umUser"))),
             execute_user=_as_str(task.get("executeUser")),
             instance=_as_str(task.get("instance")),
             labels=tuple(str(x) for x in (labels or ()) if x is not None),
@@ -256,6 +257,8 @@ def _as_time(value: Any) -> datetime | None:
 
 
 def _result_index(name: str) -> int | None:
-    # Like the Java client (JobInfoResult.getResultSetList): the first run of digits in the name.
-    match = re.search(r"\d+", name)
-    return int(match.group()) if match else None
+    # An engine names a result set "_<n>" or "<alias>_<n>" (ExecutorExecutionContext.scala, e.g.
+    # Spark's showAlias(df, "t2") -> t2_0.dolphin), so the number is the one right before
+    # ".dolphin". The Java client's first digit run (JobInfoResult) would make t2_0 number 2.
+    match = re.search(r"_(\d+)\.dolphin$", name)
+    return int(match.group(1)) if match else None
