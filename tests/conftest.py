@@ -1,6 +1,8 @@
 """Shared fixtures: a real embedded gateway on a free loopback port, per test."""
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -52,3 +54,35 @@ def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., EmbeddedGateway]]:
     finally:
         for gw in reversed(started):
             gw.stop()
+
+
+class RequestLog(logging.Handler):
+    """Every request the embedded gateways of this process answered: (method, API path, HTTP
+    status), from their access log, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: list[tuple[str, str, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        status, method, path = record.args[:3]  # type: ignore[index]
+        self.seen.append((str(method), str(path).replace("/api/rest_j/v1", "", 1), int(status)))
+
+    def paths(self, pattern: str = "") -> list[str]:
+        """The paths asked for, those matching the regex `pattern` if one is given."""
+        return [path for _method, path, _status in self.seen if re.search(pattern, path)]
+
+
+@pytest.fixture
+def request_log() -> Iterator[RequestLog]:
+    """The requests the gateways answer while the test runs (their tornado.access records)."""
+    handler = RequestLog()
+    logger = logging.getLogger("tornado.access")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

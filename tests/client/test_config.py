@@ -24,7 +24,7 @@ def test_defaults_without_any_configuration() -> None:
     cfg = sources(client)
     assert client.gateway_url == "http://127.0.0.1:9001"
     assert cfg["gateway_url"] == ("http://127.0.0.1:9001", "default")
-    assert client.api == "auto" and client.proxy_mode == "headers"
+    assert client.api == "auto" and client.proxy_mode == "auto"
     assert client.auth_method == "none"
     assert client.connect_timeout > 0 and client.read_timeout > 0
     assert client.verify is True

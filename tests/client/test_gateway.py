@@ -14,6 +14,7 @@ from linkis_jupyter.client import JobState, LinkisClient
 from linkis_jupyter.errors import AuthError, JobCancelledError, JobFailedError, TransportError
 from linkis_jupyter.job import Job, JobSpec
 from linkis_jupyter.results import ResultType
+from gateway_history import settled_job
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -72,7 +73,8 @@ def test_python_and_shell_with_token_auth(gateway: Any) -> None:
     assert "hello from 42" in "\n".join(str(rs.data) for rs in sh.results())
 
 
-def test_every_sql_engine_name(gateway: Any) -> None:
+def test_every_sql_engine_name(gateway_factory: Callable[..., Any]) -> None:
+    gateway = gateway_factory(engines="spark-3.2.1,hive-3.1.3,jdbc-4,trino-371,presto-0.234")
     client = token_client(gateway)
     for engine in ("hive", "jdbc", "trino", "presto", "spark-3.2.1"):
         job = run(client, "select 40 + 2 as answer", engine=engine)
@@ -104,7 +106,7 @@ def test_kill_a_running_job(gateway: Any) -> None:
     while job.poll().state is not JobState.RUNNING and time.monotonic() < deadline:
         time.sleep(0.05)
     assert job.kill(confirm_timeout=10) is True
-    assert client.job_info(job.task_id).state is JobState.CANCELLED
+    assert settled_job(gateway, job.task_id)["status"] == "Cancelled"
     with pytest.raises(JobCancelledError):
         job.wait(timeout=5)
 
@@ -142,7 +144,7 @@ def test_attach_after_gateway_restart(gateway_factory: Callable[..., Any], tmp_p
 def test_proxy_user_headers_and_login(gateway_factory: Callable[..., Any], tmp_path: Path) -> None:
     conf = tmp_path / "proxy.properties"
     conf.write_text("proxy-Code-Secret=bob\n")
-    gw = gateway_factory(proxy_config=conf)
+    gw = gateway_factory(proxy_config=conf, proxy_headers=True)
     for mode in ("headers", "login"):
         client = password_client(gw, proxy_user="bob", validation_code="proxy-Code-Secret", proxy_mode=mode)
         job = run(client, "select 1 as one")
@@ -179,13 +181,13 @@ def test_faults_on_reads_are_retried(gateway: Any) -> None:
 def test_a_submit_answered_502_is_sent_again_only_when_history_has_no_job(gateway: Any) -> None:
     client = password_client(gateway, retries=1)
     client.login()
-    gateway.faults.set(error_rate=1.0, paths=r"/entrance/submit", count=1)
+    gateway.faults.set(error_rate=1.0, paths=r"/entrance/execute", count=1)
     try:
         job = Job.submit(client, JobSpec(code="select 1", engine="spark"))
     finally:
         gateway.faults.clear()
     assert [t.task_id for t in client.list_jobs()] == [job.task_id]
-    gateway.faults.set(error_rate=1.0, paths=r"/entrance/submit")
+    gateway.faults.set(error_rate=1.0, paths=r"/entrance/execute")
     try:
         with pytest.raises(TransportError) as info:
             Job.submit(client, JobSpec(code="select 2", engine="spark"))
