@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
+from gateway_history import settled_job
 from magics_helpers import RecordingPublisher, gateway_task, magics_of, task_ids
 
 from linkis_jupyter.errors import AuthError, JobFailedError
@@ -64,6 +65,14 @@ def test_connect_with_a_bad_token_changes_nothing(linkis: Any, gateway: Any) -> 
         linkis.run_line_magic("linkis", f"connect {gateway.url} --user alice --token wrong-token")
     assert magics_of(linkis).client is before
     assert run_job(linkis, "-e shell", "echo still connected")
+
+
+def test_connect_checks_a_token_where_linkis_honours_tokens(ip: Any, gateway: Any, request_log: Any,
+                                                          capsys: Any) -> None:
+    # Linkis' /user/* endpoints refuse token headers: the token is checked on job history.
+    ip.run_line_magic("linkis", f"connect {gateway.url} --user alice --token {gateway.token}")
+    assert f"Connected to {gateway.url} as alice (token)" in capsys.readouterr().out
+    assert request_log.paths() == ["/jobhistory/list"]
 
 
 def test_connect_takes_the_token_from_a_python_variable(ip: Any, gateway: Any, capsys: Any) -> None:
@@ -143,7 +152,7 @@ def test_log_of_a_job_the_entrance_has_dropped(ip: Any, gateway_factory: Any, re
     gw = gateway_factory(evict_after=0.1)
     ip.run_line_magic("linkis", f"connect {gw.url} --user alice --token {gw.token}")
     task = run_job(ip, "-e shell", "echo 'a warning' >&2\necho out")
-    time.sleep(0.5)
+    settled_job(gw, task)  # a while after the end: gone from the entrance, in job history
     recorder.outputs.clear()
     ip.run_line_magic("linkis", f"log {task}")
     (text,) = recorder.texts()
@@ -156,13 +165,13 @@ def test_kill_a_running_job_and_refuse_to_kill_a_finished_one(linkis: Any, gatew
     job = running_job(linkis)
     linkis.run_line_magic("linkis", f"kill {job.task_id}")
     assert f"Linkis job {job.task_id} cancelled" in capsys.readouterr().out
-    assert gateway_task(gateway, job.task_id)["status"] == "Cancelled"
+    assert settled_job(gateway, job.task_id)["status"] == "Cancelled"
 
     done = run_job(linkis, "-e shell", "echo done")
     capsys.readouterr()
     linkis.run_line_magic("linkis", f"kill {done}")
     assert f"Linkis job {done} already ended Succeed; nothing to kill" in capsys.readouterr().out
-    assert gateway_task(gateway, done)["status"] == "Succeed"
+    assert settled_job(gateway, done)["status"] == "Succeed"
 
 
 def test_attach_follows_a_running_job_to_its_result(linkis: Any, recorder: RecordingPublisher, capsys: Any) -> None:

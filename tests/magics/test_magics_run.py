@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from gateway_history import settled_job
 from magics_helpers import RecordingPublisher, gateway_task, task_ids
 
 from linkis_jupyter.errors import JobFailedError
@@ -234,7 +235,7 @@ def test_interrupt_kills_the_job_and_the_shell_stays_usable(linkis: Any, gateway
     assert timers, "the job was never seen running"
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     (task,) = task_ids(recorder.texts())
-    assert gateway_task(gateway, task)["status"] == "Cancelled"
+    assert settled_job(gateway, task)["status"] == "Cancelled"
     err = capsys.readouterr().err
     assert f"Linkis job {task} cancelled" in err
     assert recorder.texts()[-1].startswith(f"Linkis task {task} · Cancelled")
@@ -272,7 +273,7 @@ def test_a_wait_timeout_stops_waiting_but_not_the_job(linkis: Any, gateway: Any,
     assert recorder.texts()[-1].endswith(f"stopped waiting; `%linkis attach {task}` follows it again")
     assert gateway_task(gateway, task)["status"] == "Running"
     linkis.run_line_magic("linkis", f"kill {task}")
-    assert gateway_task(gateway, task)["status"] == "Cancelled"
+    assert settled_job(gateway, task)["status"] == "Cancelled"
 
 
 def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any, gateway: Any, capsys: Any) -> None:
@@ -323,5 +324,5 @@ def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any,
     deadline = time.monotonic() + 10
     while gateway_task(gateway, task)["status"] != "Cancelled" and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert gateway_task(gateway, task)["status"] == "Cancelled"
+    assert settled_job(gateway, task)["status"] == "Cancelled"
     assert linkis.run_cell(f"%%linkis -e shell --progress none --log none {LIMIT}\necho fine").success

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import requests
+from gateway_history import settled_jobs
 from nbclient import NotebookClient
 
 from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
@@ -54,10 +54,7 @@ def test_notebook_runs(name: str, gateway, tmp_path: Path, monkeypatch: pytest.M
     for secret in (gateway.token, gateway.password):
         assert secret not in saved
     # Jobs really ran on the gateway, and every one of them has ended.
-    jobs = requests.get(
-        gateway.url + "/api/rest_j/v1/jobhistory/list", params={"pageSize": 100},
-        headers={"Token-Code": gateway.token, "Token-User": gateway.user}, timeout=10,
-    ).json()["data"]["tasks"]
+    jobs = settled_jobs(gateway)
     assert jobs
     assert {job["status"] for job in jobs} <= {"Succeed", "Failed"}
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from gateway_history import settled_jobs
 
 API = "/api/rest_j/v1"
 TERMINAL = {"Succeed", "Failed", "Cancelled", "Timeout"}
@@ -66,7 +67,8 @@ def wait_for_states(gateway: Any, states: set[str], count: int = 1, timeout: flo
 
 def assert_one_job_per_cell(gateway: Any, cells: list[str]) -> list[dict[str, Any]]:
     """Exactly one job per cell, in order, with the cell's code, and none still running."""
-    jobs = jobs_of(gateway)
+    assert not gateway.faults.active, "clear the faults before reading job history"
+    jobs = settled_jobs(gateway)
     codes = [j["executionCode"] for j in jobs]
     assert len(jobs) == len(cells), f"{len(cells)} cells made {len(jobs)} jobs: {codes}"
     for job, cell in zip(jobs, cells):

@@ -11,11 +11,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
+from gateway_history import settled_jobs
 from IPython.core.error import UsageError
 from magics_helpers import magics_of
 
 from linkis_jupyter.client import LinkisClient
-from linkis_jupyter.errors import APIError, ConfigError, JobError, JobFailedError, LinkisError, TransportError
+from linkis_jupyter.errors import APIError, JobError, JobFailedError, LinkisError, TransportError
 from linkis_jupyter.job import Job, JobSpec
 from reliability_helpers import API, RequestCount, assert_one_job_per_cell, jobs_of, wait_for_states
 
@@ -49,16 +50,21 @@ def refused(ip: Any, gateway: Any, kind: type[BaseException], fragment: str, lin
 
 # -- the cell ------------------------------------------------------------------------------------
 
-def test_an_unknown_engine_without_a_version_is_refused_before_submitting(linkis: Any, gateway: Any) -> None:
-    refused(linkis, gateway, ConfigError, "no version known for engine 'nosuchengine'",
-            f"-e nosuchengine -t sql {QUIET}", "select 1")
+def test_an_engine_the_gateway_does_not_have_fails_the_job_in_one_line(linkis: Any, gateway: Any) -> None:
+    # Only the gateway knows its engines (the version too, when none is written): Linkis fails
+    # the job when the engine cannot be made, errCode 31002, the reason in the log.
+    with pytest.raises(JobFailedError) as info:
+        linkis.run_cell_magic("linkis", f"-e nosuchengine -t sql {QUIET}", "select 1")
+    assert info.value.err_code == 31002 and "\n" not in one_line(info.value)
+    assert any("nosuchengine" in line for line in info.value.log_tail)
+    assert [j["status"] for j in settled_jobs(gateway)] == ["Failed"]
 
 
 def test_a_run_type_the_gateway_has_no_engine_for_fails_the_job_in_one_line(linkis: Any, gateway: Any) -> None:
     with pytest.raises(JobFailedError) as info:
-        linkis.run_cell_magic("linkis", f"-e nosuchengine-1.0 -t cobol {QUIET}", "DISPLAY 'HI'")
-    assert "cobol" in one_line(info.value) and "not available" in str(info.value)
-    assert [j["status"] for j in jobs_of(gateway)] == ["Failed"]
+        linkis.run_cell_magic("linkis", f"-e spark-3.2.1 -t scala {QUIET}", 'println("HI")')
+    assert "scala" in one_line(info.value) and "not available" in str(info.value)
+    assert [j["status"] for j in settled_jobs(gateway)] == ["Failed"]
 
 
 def test_a_failing_query_is_one_line_and_the_whole_reason_stays_with_the_error(linkis: Any, gateway: Any) -> None:
@@ -70,7 +76,7 @@ def test_a_failing_query_is_one_line_and_the_whole_reason_stays_with_the_error(l
     assert "no_such_table does not exist" in one_line(error)
     assert "LINE 1: select * from no_such_table" in error.err_desc
     assert any("LINE 1" in line for line in error._render_traceback_()[1:])
-    assert [j["status"] for j in jobs_of(gateway)] == ["Failed"]
+    assert [j["status"] for j in settled_jobs(gateway)] == ["Failed"]
 
 
 @pytest.mark.parametrize("line, cell, fragment", [
@@ -86,7 +92,7 @@ def test_cell_mistakes_beyond_the_usage_tests(linkis: Any, gateway: Any, line: s
 
 def test_the_gateway_answers_a_lone_surrogate_in_one_line(gateway: Any) -> None:
     body = '{"executionContent": {"code": "select \'\\ud800\'", "runType": "sql"}, ' \
-           '"labels": {"engineType": "spark-2.4.3", "userCreator": "alice-IDE"}}'
+           '"labels": {"engineType": "spark-3.2.1", "userCreator": "alice-IDE"}}'
     with RequestCount():
         reply = requests.post(gateway.url + API + "/entrance/submit", data=body.encode(),
                               headers={"Token-Code": gateway.token, "Token-User": "alice",
@@ -107,7 +113,7 @@ def test_non_utf8_bytes_in_job_output_become_replacement_characters(linkis: Any,
     linkis.run_cell_magic("linkis", f"-e shell {QUIET}", r"printf 'bytes \377\376 end\n'; printf 'log \377\n' >&2")
     out, _err = output.read()
     assert "bytes \ufffd\ufffd end" in out
-    log = requests.get(gateway.url + API + "/filesystem/openLog", params={"path": jobs_of(gateway)[0]["logPath"]},
+    log = requests.get(gateway.url + API + "/filesystem/openLog", params={"path": settled_jobs(gateway)[0]["logPath"]},
                        headers={"Token-Code": gateway.token, "Token-User": "alice"}, timeout=10).json()
     assert "log \ufffd" in log["data"]["log"][3]
 
@@ -147,7 +153,7 @@ def test_a_result_the_gateway_will_not_display(ip: Any, gateway: Any, proxy: Any
     with pytest.raises(APIError) as info:
         ip.run_cell_magic("linkis", QUIET, "select repeat('x', 20000) as wide")
     assert "will not show this result set: The result set has fields over 10000 characters" in one_line(info.value)
-    (task,) = jobs_of(gateway)
+    (task,) = settled_jobs(gateway)
     assert task["status"] == "Succeed"
 
 
@@ -159,9 +165,9 @@ def test_a_result_the_gateway_will_not_display(ip: Any, gateway: Any, proxy: Any
 def test_an_answer_that_is_not_linkis_json(ip: Any, gateway: Any, proxy: Any, content_type: str, body: str,
                                            fragment: str) -> None:
     ip.run_line_magic("linkis", f"connect {proxy.url} --user alice --token {gateway.token}")
-    proxy.answer(r"/entrance/submit", 200, content_type, body)
+    proxy.answer(r"/entrance/execute", 200, content_type, body)
     text = refused(ip, gateway, TransportError, fragment, QUIET, "select 1")
-    assert proxy.url in text and "/entrance/submit" in text
+    assert proxy.url in text and "/entrance/execute" in text
 
 
 # -- where the gateway is ------------------------------------------------------------------------

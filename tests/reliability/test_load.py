@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
+from gateway_history import settled_jobs
 from magics_helpers import RecordingPublisher, magics_of
 
 from linkis_jupyter.client import LinkisClient, TaskInfo
 from linkis_jupyter.job import Job, JobSnapshot, JobSpec, LogLine
 from linkis_jupyter.results import ResultSet
-from reliability_helpers import TERMINAL, RequestCount, assert_one_job_per_cell, jobs_of, log_lines_shown, persisted_log
+from reliability_helpers import TERMINAL, RequestCount, assert_one_job_per_cell, log_lines_shown, persisted_log
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,7 +64,7 @@ def test_twenty_cells_in_a_row(linkis: Any, gateway: Any, output: Any) -> None:
                 after_six = live_objects()
     after_twenty = live_objects()
     assert_one_job_per_cell(gateway, [code for _o, code, _c in cells])
-    assert seen.of("/entrance/submit") == 20
+    assert seen.of("/entrance/execute") == 20
     assert seen.total <= 20 * REQUESTS_PER_JOB, seen.counts
     # Fourteen more cells (the last one's result is kept in `out`, as after the sixth) leave
     # nothing more behind.
@@ -99,7 +100,7 @@ def test_eight_jobs_at_once_from_one_process(gateway: Any, output: Any) -> None:
         else:
             assert results[n].strip() == f"job {n}", results[n]
     assert_one_job_per_cell_any_order(gateway, specs)
-    assert seen.of("/entrance/submit") == 8
+    assert seen.of("/entrance/execute") == 8
     assert seen.of("/user/login") == 1  # one session shared by the eight threads
     assert seen.total <= 8 * REQUESTS_PER_JOB, seen.counts
     client.close()
@@ -108,7 +109,7 @@ def test_eight_jobs_at_once_from_one_process(gateway: Any, output: Any) -> None:
 
 def assert_one_job_per_cell_any_order(gateway: Any, specs: list[JobSpec]) -> list[dict[str, Any]]:
     """One job per spec (submitted from threads, so in any order), and none left running."""
-    jobs = jobs_of(gateway)
+    jobs = settled_jobs(gateway)
     assert sorted(j["executionCode"] for j in jobs) == sorted(s.code for s in specs)
     assert all(j["status"] in TERMINAL for j in jobs)
     return jobs

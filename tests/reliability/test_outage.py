@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from gateway_history import settled_jobs
 from magics_helpers import RecordingPublisher, task_ids
 
 from linkis_jupyter.errors import TransportError
@@ -88,30 +89,30 @@ def test_kill_while_unreachable_names_the_task_and_works_once_back(ip: Any, gate
     ip.run_line_magic("linkis", f"kill {task_id}")
     out, _err = output.read()
     assert f"Linkis job {task_id} cancelled" in out
-    assert [j["status"] for j in jobs_of(gateway)] == ["Cancelled"]
+    assert [j["status"] for j in settled_jobs(gateway)] == ["Cancelled"]
 
 
 def test_a_lost_submit_answer_is_followed_not_sent_again(ip: Any, gateway: Any, proxy: Any, output: Any) -> None:
     connect_through(ip, proxy, gateway)
     # The gateway makes the job, then the connection is cut before its answer gets back.
-    proxy.drop_answer(r"^POST \S*/entrance/submit")
+    proxy.drop_answer(r"^POST \S*/entrance/execute")
     first = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 5 as five")
     assert first["five"].tolist() == [5]
-    assert sum(r.startswith("POST") and "/entrance/submit" in r for r in proxy.requests) == 1
+    assert sum(r.startswith("POST") and "/entrance/execute" in r for r in proxy.requests) == 1
     # The connection is cut before the gateway sees the submit: no job, so it is sent once more.
-    gateway.faults.set(drop_rate=1.0, paths=r"/entrance/submit", count=1)
+    gateway.faults.set(drop_rate=1.0, paths=r"/entrance/execute", count=1)
     second = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 6 as six")
     assert second["six"].tolist() == [6]
     assert gateway.faults.injected["drop"] == 1
     gateway.faults.clear()
-    assert sum(r.startswith("POST") and "/entrance/submit" in r for r in proxy.requests) == 3
+    assert sum(r.startswith("POST") and "/entrance/execute" in r for r in proxy.requests) == 3
     assert_one_job_per_cell(gateway, ["select 5 as five", "select 6 as six"])
 
 
 def test_a_submit_answered_after_the_read_timeout_is_followed(ip: Any, gateway: Any, output: Any) -> None:
     ip.run_line_magic("linkis", f"connect {gateway.url} --user {gateway.user} --token {gateway.token}")
     ip.run_line_magic("config", "LinkisClient.read_timeout = 1.0")
-    gateway.faults.set(stall_rate=1.0, stall_seconds=1.6, paths=r"/entrance/submit", count=1)
+    gateway.faults.set(stall_rate=1.0, stall_seconds=1.6, paths=r"/entrance/execute", count=1)
     value = ip.run_cell_magic("linkis", "--progress none --log none --timeout 60", "select 7 as seven")
     gateway.faults.clear()
     assert value["seven"].tolist() == [7]

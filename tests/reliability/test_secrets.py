@@ -22,6 +22,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from gateway_history import settled_jobs
 from nbclient import NotebookClient
 
 from linkis_jupyter.client import LinkisClient
@@ -29,7 +30,7 @@ from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
 from linkis_jupyter.errors import AuthError, LinkisError, TransportError
 from linkis_jupyter.gateway import EmbeddedGateway
 from linkis_jupyter.job import Job, JobSpec
-from reliability_helpers import TERMINAL, RequestCount, find_secrets, jobs_of
+from reliability_helpers import TERMINAL, RequestCount, find_secrets
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -57,7 +58,7 @@ def test_every_notebook_under_password_auth_writes_no_secret(name: str, gateway:
             assert bool(errors) == ("raises-exception" in cell.metadata.get("tags", [])), (cell.source, errors)
     assert seen.of("POST /api/rest_j/v1/user/login") >= 1  # the password was used
     assert not find_secrets(json.dumps(nb))
-    jobs = jobs_of(gateway)
+    jobs = settled_jobs(gateway)
     assert jobs and all(job["status"] in TERMINAL for job in jobs)
 
 
