@@ -168,11 +168,16 @@ def run_ours(gw: Gateway, client: Any, seconds: float, ticks: bool = False) -> R
     return Run(wall, cost, counts["requests"], len(frame), counts["by_path"], log)
 
 
+# The SDK sends its engine type as the engineType label of /entrance/submit, which needs the
+# version the gateway has installed (linkis-jupyter leaves a versionless engine to the server).
+SDK_ENGINE_TYPES = {"spark": "spark-3.2.1", "python": "python-python3"}
+
+
 def run_sdk(gw: Gateway, sdk: Any, client: Any, seconds: float) -> Run:
     engine, run_type, code = job_code(seconds)
     gw.reset()
     start = time.perf_counter()
-    data, _total, error = sdk.execute_code(code, {"columns": [{"column": "x"}]}, engine, run_type)
+    data, _total, error = sdk.execute_code(code, {"columns": [{"column": "x"}]}, SDK_ENGINE_TYPES[engine], run_type)
     wall = time.perf_counter() - start
     counts = gw.counts()
     if error:
@@ -335,7 +340,8 @@ def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[R
     sdk_rows_public = None
     if size.sdk_execute_big:
         data, _total, error = sdk_client(gw).execute_code(
-            BIG_SQL.format(rows=size.rows), {"columns": [{"column": c} for c in BIG_COLUMNS]}, "spark", "sql")
+            BIG_SQL.format(rows=size.rows), {"columns": [{"column": c} for c in BIG_COLUMNS]},
+            SDK_ENGINE_TYPES["spark"], "sql")
         if error:
             raise RuntimeError(f"linkis-python-sdk failed: {error}")
         sdk_rows_public = len(data)
