@@ -30,7 +30,7 @@ from .profile import TooManyServices, route_0x_entrance
 from .web import ROUTES, ApiError, ProxyRules, SpringError, error_code_error, route
 
 if TYPE_CHECKING:
-    from . import EmbeddedGateway
+    from .server import EmbeddedGateway
 
 log = logging.getLogger("linkis_jupyter.gateway")
 

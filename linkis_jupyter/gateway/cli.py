@@ -94,12 +94,12 @@ def _default_user() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import EmbeddedGateway, GatewayConfigError
+    from .server import EmbeddedGateway, GatewayConfigError
 
     user = (args.user or _default_user()).strip().lower()
     password = args.password or os.environ.get("LINKIS_GATEWAY_PASSWORD") or None
     token = args.token or os.environ.get("LINKIS_GATEWAY_TOKEN") or None
-    from . import is_loopback
+    from .server import is_loopback
     from .storage import valid_user_name
 
     if not valid_user_name(user):

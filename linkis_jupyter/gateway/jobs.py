@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .engines import EngineError, EngineManager, JobContext
-from .entrance_log import CacheIndexError, EntranceLog
+from .entrance_log import EntranceLog
 from .storage import END_FAILED, END_SUCCESS, RESTART_ERR_CODE, RESTART_ERR_DESC, Storage, log_line, now_ms
 
 ENTRANCE_APP = "linkis-cg-entrance"

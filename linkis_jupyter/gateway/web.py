@@ -24,7 +24,7 @@ import tornado.web
 from .storage import valid_user_name
 
 if TYPE_CHECKING:
-    from . import EmbeddedGateway
+    from .server import EmbeddedGateway
 
 log = logging.getLogger("linkis_jupyter.gateway")
 
