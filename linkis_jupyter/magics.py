@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import keyword
-import shlex
 import signal
 import sys
 import threading
-from argparse import HelpFormatter, Namespace
+from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import HTML, Image, display
 from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
 
+from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, magic_doc, parse
 from .client import LinkisClient
 from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
@@ -40,7 +38,7 @@ from .job import Job, JobState
 from .spec import JobSpec
 from .results import ResultSet, ResultType
 
-__all__ = ["LinkisMagics"]
+__all__ = ["LinkisMagics", "SUBCOMMANDS"]
 
 
 @contextmanager
@@ -65,164 +63,6 @@ def _interrupt_deferred() -> Iterator[list[int]]:
         yield held
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-# -- argument parsers -------------------------------------------------------------------------
-
-def _parser(prog: str, description: str, **kwargs: Any) -> MagicArgumentParser:
-    parser = MagicArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter, **kwargs)
-    # "--eng" must not silently mean "--engine" (nor a typo another option).
-    parser.allow_abbrev = False
-    return parser
-
-
-def _cell_parser() -> MagicArgumentParser:
-    p = _parser(
-        "%%linkis",
-        "Run the cell as an Apache Linkis job: a progress bar and the job's log while it runs, "
-        "then every result set (tables as pandas DataFrames). Interrupting the cell kills the job. "
-        "Every default comes from a LinkisMagics setting (%config LinkisMagics.<name> = ...).",
-    )
-    p.add_argument("-e", "--engine", metavar="ENGINE[-VERSION]",
-                   help="engine, with an optional version: spark, spark-3.2.1, hive, python, shell, jdbc, "
-                   "trino, presto (default: LinkisMagics.engine)")
-    p.add_argument("-t", "--run-type", dest="run_type", metavar="TYPE",
-                   help="run type (Linkis codeType): sql, hql, py, python, scala, shell, jdbc, tsql, psql ... "
-                   "(default: the engine's own, or LinkisMagics.run_type)")
-    p.add_argument("-c", "--creator", metavar="NAME",
-                   help="the creator of the userCreator label (default: LinkisMagics.creator)")
-    p.add_argument("--var", action="append", default=[], metavar="K=V",
-                   help="a Linkis variable, used as ${K} in the cell; repeatable. V=$name takes the Python "
-                   "variable `name` ($$ for a literal $)")
-    p.add_argument("--startup", action="append", default=[], metavar="K=V",
-                   help="an engine startup parameter, e.g. spark.executor.memory=4g; repeatable")
-    p.add_argument("--runtime", action="append", default=[], metavar="K=V",
-                   help="a runtime parameter, e.g. wds.linkis.rm.yarnqueue=q1; repeatable")
-    p.add_argument("--label", action="append", default=[], metavar="K=V",
-                   help="an extra Linkis label of the job; repeatable")
-    p.add_argument("-o", "--output", metavar="NAME",
-                   help="store the result in the Python variable NAME: the DataFrame (or text), or a list "
-                   "of them when there are several result sets")
-    p.add_argument("-n", "--max-rows", dest="max_rows", type=int, metavar="N",
-                   help="read at most N rows of each result set; -1 reads all (default: LinkisMagics.max_rows)")
-    p.add_argument("-q", "--quiet", action="store_true", default=None,
-                   help="show no result (use with -o)")
-    p.add_argument("--progress", choices=PROGRESS_KINDS,
-                   help="progress display: widget, text (one line updated in place), none, or auto "
-                   "(widget in a kernel, text in a terminal) (default: LinkisMagics.progress)")
-    p.add_argument("--log", choices=LOG_LEVELS,
-                   help="which log lines to show while the job runs (default: LinkisMagics.log)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="stop waiting after SECONDS (the job keeps running); 0 waits as long as it takes "
-                   "(default: LinkisMagics.timeout)")
-    return p
-
-
-def _task_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-_task_id.__name__ = "task id"  # argparse names the type in "invalid task id value: 'x'"
-
-
-def _follow_options(p: MagicArgumentParser) -> None:
-    p.add_argument("-o", "--output", metavar="NAME", help="store the result in the Python variable NAME")
-    p.add_argument("-n", "--max-rows", dest="max_rows", type=int, metavar="N",
-                   help="read at most N rows of each result set; -1 reads all")
-    p.add_argument("-q", "--quiet", action="store_true", default=None, help="show no result")
-
-
-def _line_parser() -> MagicArgumentParser:
-    p = _parser("%linkis", "Linkis commands: the connection, and jobs by their task id.")
-    sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=MagicArgumentParser)
-
-    def add(name: str, description: str) -> MagicArgumentParser:
-        parser = sub.add_parser(name, help=description, description=description, formatter_class=HelpFormatter)
-        parser.allow_abbrev = False
-        return parser
-
-    add("config", "show the effective settings and where each comes from (secrets masked)")
-
-    s = add("connect", "use another gateway (and user, token) from now on")
-    s.add_argument("url", metavar="URL", help="the gateway, e.g. http://linkis-gateway:9001")
-    s.add_argument("--user", metavar="USER", help="the Linkis user")
-    s.add_argument("--token", metavar="TOKEN", help="a token (Token-Code) instead of a password; $name takes "
-                   "it from a Python variable")
-    s.add_argument("--proxy-user", dest="proxy_user", metavar="USER", help="run jobs as this user")
-
-    s = add("login", "log in with a password, asked for without echo")
-    s.add_argument("--user", metavar="USER", help="the Linkis user (default: the configured one)")
-
-    add("logout", "end the gateway session and forget the password")
-
-    s = add("status", "a job's state, progress, times and error")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-
-    s = add("log", "a job's whole log (from job history once the entrance has dropped it)")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-    s.add_argument("--log", choices=LOG_LEVELS, default="all", help="the lowest level shown (default: all)")
-
-    s = add("kill", "kill a job and confirm it ended Cancelled")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-
-    s = add("attach", "follow a running job (progress, log, then results), or show a finished job's results")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-    _follow_options(s)
-    s.add_argument("--progress", choices=PROGRESS_KINDS, help="progress display")
-    s.add_argument("--log", choices=LOG_LEVELS, help="which log lines to show")
-
-    s = add("history", "your recent jobs: task, state, engine, created, duration, error")
-    s.add_argument("-n", "--limit", type=int, metavar="N", help="how many (default: LinkisMagics.history_limit)")
-
-    s = add("result", "a finished job's result sets")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-    _follow_options(s)
-
-    s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
-    s.add_argument("path", metavar="PATH", help="the file (or an existing directory) to write")
-    s.add_argument("--index", type=int, default=None, metavar="N",
-                   help="the result set the cell shows as N (default: the first)")
-    s.add_argument("--format", choices=("csv", "xlsx"), default=None,
-                   help="file format (default: from PATH's suffix, else csv)")
-    s.add_argument("-n", "--max-rows", dest="max_rows", type=int, default=-1, metavar="N",
-                   help="write at most N rows (default: -1, every row)")
-    s.add_argument("--sep", default=",", metavar="SEP", help="CSV separator (default: ,)")
-    s.add_argument("--charset", default="utf-8", metavar="CHARSET", help="file encoding, e.g. utf-8, gbk")
-    s.add_argument("--null", default="NULL", metavar="TEXT", help="how NULL is written (default: NULL)")
-    return p
-
-
-_CELL_PARSER = _cell_parser()
-_LINE_PARSER = _line_parser()
-SUBCOMMANDS = tuple(_LINE_PARSER._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-
-
-def _parse(parser: MagicArgumentParser, line: str) -> Namespace:
-    try:
-        argv = shlex.split(line, posix=True)
-    except ValueError as e:
-        raise UsageError(f"{parser.prog}: {e}: {line.strip()}") from None
-    return parser.parse_args(argv)
-
-
-# -- values from the user's namespace ----------------------------------------------------------
-
-def _param_text(value: Any) -> str:
-    """A Python value as the text Linkis expects in variables and parameters."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _texts(settings: dict[Any, Any]) -> dict[str, str]:
-    return {str(key): _param_text(value) for key, value in settings.items()}
 
 
 @magics_class
@@ -302,6 +142,11 @@ class LinkisMagics(Magics):
         if old is not None:
             old.close()
 
+    @property
+    def _user_ns(self) -> dict[str, Any] | None:
+        """Where `$name` values come from."""
+        return self.shell.user_ns if self.shell is not None else None
+
     # -- %%linkis and %linkis ---------------------------------------------------------------
 
     @no_var_expand
@@ -309,7 +154,7 @@ class LinkisMagics(Magics):
     def linkis(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._line_command(line)
-        options = self._cell_options(line)
+        options = CellOptions.from_line(line, self, self._user_ns)
         spec = self._job_spec(options, cell)
         job = self._submit(spec)
         self._follow(job, options)
@@ -330,58 +175,7 @@ class LinkisMagics(Magics):
 
     # -- the cell, step by step -------------------------------------------------------------
 
-    def _cell_options(self, line: str) -> Namespace:
-        """Parsed options with every default filled in from the traits; user mistakes raise UsageError."""
-        options = _parse(_CELL_PARSER, line)
-        engine_given = options.engine is not None
-        options.engine = (options.engine if engine_given else self.engine).strip()
-        if not options.engine:
-            raise UsageError("%%linkis: the engine is empty (-e ENGINE)")
-        if options.run_type is None and not engine_given:
-            options.run_type = self.run_type
-        options.creator = options.creator if options.creator is not None else self.creator
-        options.variables = {**_texts(self.variables), **self._pairs("--var", options.var)}
-        options.startup = {**_texts(self.startup), **self._pairs("--startup", options.startup)}
-        options.runtime = {**_texts(self.runtime), **self._pairs("--runtime", options.runtime)}
-        options.labels = {**_texts(self.labels), **self._pairs("--label", options.label)}
-        self._fill_delivery_defaults(options)
-        options.progress = options.progress or self.progress
-        options.log = options.log or self.log
-        options.timeout = self.timeout if options.timeout is None else options.timeout
-        if options.timeout < 0:
-            raise UsageError("--timeout must be 0 or more seconds")
-        return options
-
-    def _fill_delivery_defaults(self, options: Namespace) -> None:
-        options.max_rows = self.max_rows if options.max_rows is None else options.max_rows
-        if options.max_rows == 0 or options.max_rows < -1:
-            raise UsageError(f"-n/--max-rows must be a positive number of rows or -1 for all, not {options.max_rows}")
-        options.quiet = self.quiet if options.quiet is None else options.quiet
-        if options.output is not None and (not options.output.isidentifier() or keyword.iskeyword(options.output)):
-            raise UsageError(f"-o/--output needs a Python variable name, not {options.output!r}")
-
-    def _pairs(self, option: str, items: list[str]) -> dict[str, str]:
-        pairs: dict[str, str] = {}
-        for item in items:
-            key, sep, value = item.partition("=")
-            key = key.strip()
-            if not sep or not key or any(c.isspace() for c in key):
-                raise UsageError(f"{option} expects KEY=VALUE, not {item!r}")
-            pairs[key] = self._expand_value(option, key, value)
-        return pairs
-
-    def _expand_value(self, option: str, key: str, value: str) -> str:
-        if value.startswith("$$"):
-            return value[1:]
-        if value.startswith("$") and value[1:].isidentifier():
-            name = value[1:]
-            namespace = self.shell.user_ns if self.shell is not None else {}
-            if name not in namespace:
-                raise UsageError(f"{option} {key}=${name}: there is no Python variable named {name!r}")
-            return _param_text(namespace[name])
-        return value
-
-    def _job_spec(self, options: Namespace, cell: str) -> JobSpec:
+    def _job_spec(self, options: CellOptions, cell: str) -> JobSpec:
         if not cell.strip():
             raise UsageError("%%linkis: the cell is empty; write the code of the job below the %%linkis line")
         try:
@@ -418,7 +212,7 @@ class LinkisMagics(Magics):
             raise KeyboardInterrupt
         return job
 
-    def _follow(self, job: Job, options: Namespace) -> None:
+    def _follow(self, job: Job, options: CellOptions) -> None:
         """Wait for the job, showing progress and log; interrupting kills the job."""
         with self._running_lock:
             self._running.add(job)
@@ -469,7 +263,7 @@ class LinkisMagics(Magics):
                 file=sys.stderr,
             )
 
-    def _deliver(self, job: Job, options: Namespace) -> Any:
+    def _deliver(self, job: Job, options: CellOptions) -> Any:
         """Fetch the result sets; store them (-o); show them unless quiet. The last result set,
         when it is a table, is the cell's value instead of being displayed."""
         results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows)
@@ -492,7 +286,7 @@ class LinkisMagics(Magics):
     def _line_command(self, line: str) -> Any:
         if not line.strip():
             raise UsageError(f"%linkis needs a subcommand: {', '.join(SUBCOMMANDS)} (see %linkis?)")
-        args = _parse(_LINE_PARSER, line)
+        args = parse(LINE_PARSER, line)
         handler: Callable[[Namespace], Any] = getattr(self, f"_cmd_{args.command}")
         return handler(args)
 
@@ -511,7 +305,7 @@ class LinkisMagics(Magics):
         return "default" if getattr(self, name) == trait.default() else "set"
 
     def _cmd_connect(self, args: Namespace) -> None:
-        token = self._expand_value("--token", "token", args.token) if args.token else None
+        token = expand_value("--token", "token", args.token, self._user_ns) if args.token else None
         try:
             client = LinkisClient(parent=self, gateway_url=args.url, user=args.user, token=token,
                                   proxy_user=args.proxy_user)
@@ -586,13 +380,10 @@ class LinkisMagics(Magics):
                   f"check with `%linkis status {args.task}`", file=sys.stderr)
 
     def _cmd_attach(self, args: Namespace) -> Any:
-        self._fill_delivery_defaults(args)
-        args.progress = args.progress or self.progress
-        args.log = args.log or self.log
-        args.timeout = self.timeout
+        options = CellOptions.from_args(args, self)
         job = Job.attach(self.client, args.task)
-        self._follow(job, args)
-        return self._deliver(job, args)
+        self._follow(job, options)
+        return self._deliver(job, options)
 
     def _cmd_history(self, args: Namespace) -> Any:
         import pandas as pd
@@ -616,12 +407,12 @@ class LinkisMagics(Magics):
         return pd.DataFrame(rows, columns=columns)
 
     def _cmd_result(self, args: Namespace) -> Any:
-        self._fill_delivery_defaults(args)
+        options = CellOptions.from_args(args, self)
         job = Job.attach(self.client, args.task)
         if not job.state.is_terminal:
             raise UsageError(f"%linkis result: Linkis job {args.task} is still {job.state.value}; "
                              f"`%linkis attach {args.task}` follows it and shows its results")
-        return self._deliver(job, args)
+        return self._deliver(job, options)
 
     def _cmd_download(self, args: Namespace) -> None:
         fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
@@ -741,18 +532,4 @@ def _status_text(info: Any) -> str:
     return text
 
 
-def _magic_doc() -> str:
-    subparsers = _LINE_PARSER._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    summary = "\n".join(f"  {name:<9} {parser.description}" for name, parser in subparsers.items())
-    usages = "\n".join(parser.format_usage().replace("usage: ", "  ").rstrip() for parser in subparsers.values())
-    return (
-        "Run a cell as an Apache Linkis job (%%linkis), or manage the connection and jobs (%linkis).\n\n"
-        + _CELL_PARSER.format_help()
-        + "\nExample:\n"
-        "  %%linkis -e spark -t sql -o df --var day=$today\n"
-        "  select * from sales where dt = '${day}'\n\n"
-        "%linkis SUBCOMMAND:\n" + summary + "\n\n" + usages + "\n"
-    )
-
-
-LinkisMagics.linkis.__doc__ = _magic_doc()
+LinkisMagics.linkis.__doc__ = magic_doc()
