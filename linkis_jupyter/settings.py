@@ -10,53 +10,113 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, TraitError, Unicode, default, observe, validate
+from traitlets import All, Bool, CaselessStrEnum, Dict, Float, Int, TraitError, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from .errors import ConfigError
+from .wire import REST_PREFIX
 
-REST_PREFIX = "/api/rest_j/v1"
 # How a job runs as `proxy_user` (see the proxy_mode trait).
 PROXY_MODES = ("auto", "execute_user", "login", "headers")
 MASK = "********"
 
-_ENV = {
-    "gateway_url": "LINKIS_GATEWAY_URL",
-    "user": "LINKIS_USER",
-    "password": "LINKIS_PASSWORD",
-    "token": "LINKIS_TOKEN",
-    "proxy_user": "LINKIS_PROXY_USER",
-    "validation_code": "LINKIS_VALIDATION_CODE",
-    "auth": "LINKIS_AUTH",
-    "proxy_mode": "LINKIS_PROXY_MODE",
-    "api": "LINKIS_API",
-    "connect_timeout": "LINKIS_CONNECT_TIMEOUT",
-    "read_timeout": "LINKIS_READ_TIMEOUT",
-    "retries": "LINKIS_RETRIES",
-    "verify": "LINKIS_VERIFY",
-    "ca_bundle": "LINKIS_CA_BUNDLE",
-    "poll_interval_max": "LINKIS_POLL_INTERVAL_MAX",
-    "unreachable_timeout": "LINKIS_UNREACHABLE_TIMEOUT",
-    "cli_config": "LINKIS_CLI_CONF",
-    "connection_file": "LINKIS_CONNECTION_FILE",
+
+def _as_bool(text: str) -> bool:
+    if text.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _runtime_connection_file() -> str:
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+    except ImportError:
+        return ""
+    return os.path.join(jupyter_runtime_dir(), "linkis-gateway.json")
+
+
+@dataclass(frozen=True)
+class _Layered:
+    """A setting that its environment variable (and maybe linkis-cli.properties) can give."""
+
+    env: str
+    convert: Callable[[str], Any] = str
+    # What gives it in linkis-cli.properties (for its help; read by ClientSettings._cli_values).
+    cli: str = ""
+    # The default when it is not the trait's own (which the trait then leaves empty).
+    fallback: Callable[[], Any] | None = None
+
+
+# Every setting with layers below the constructor and traitlets config: one @default each
+# (made in ClientSettings' body), and the "Env: ..." end of its help (_help). Their defaults
+# are the traits' own.
+_LAYERED = {
+    "gateway_url": _Layered("LINKIS_GATEWAY_URL", cli="wds.linkis.client.common.gatewayUrl"),
+    "user": _Layered("LINKIS_USER", cli="submitUser (or tokenKey with authStrategy=static)"),
+    "password": _Layered("LINKIS_PASSWORD", cli="tokenValue with authStrategy=static, or submitPassword"),
+    "token": _Layered("LINKIS_TOKEN", cli="tokenValue with authStrategy=token"),
+    "proxy_user": _Layered("LINKIS_PROXY_USER", cli="proxyUser"),
+    "validation_code": _Layered("LINKIS_VALIDATION_CODE"),
+    "auth": _Layered("LINKIS_AUTH", str.lower, cli="authStrategy (token|static)"),
+    "proxy_mode": _Layered("LINKIS_PROXY_MODE", str.lower),
+    "api": _Layered("LINKIS_API", str.lower),
+    "connect_timeout": _Layered("LINKIS_CONNECT_TIMEOUT", float),
+    "read_timeout": _Layered("LINKIS_READ_TIMEOUT", float),
+    "retries": _Layered("LINKIS_RETRIES", int),
+    "verify": _Layered("LINKIS_VERIFY", _as_bool),
+    "ca_bundle": _Layered("LINKIS_CA_BUNDLE"),
+    "poll_interval_max": _Layered("LINKIS_POLL_INTERVAL_MAX", float),
+    "unreachable_timeout": _Layered("LINKIS_UNREACHABLE_TIMEOUT", float),
+    "cli_config": _Layered("LINKIS_CLI_CONF"),
+    "connection_file": _Layered("LINKIS_CONNECTION_FILE", fallback=_runtime_connection_file),
 }
+_ENV = {name: layered.env for name, layered in _LAYERED.items()}
 _SECRETS = ("password", "token", "validation_code")
-_CONFIG_NAMES = (
-    "gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode",
-    "api", "connect_timeout", "read_timeout", "retries", "retry_backoff", "retry_backoff_max", "verify",
-    "ca_bundle", "headers", "poll_interval_min", "poll_interval_max", "page_size", "null_value",
-    "engine_versions", "cli_config", "connection_file", "unreachable_timeout", "status_interval",
-)
 # Reset the HTTP session (cookies, login) when one of these changes.
 _CONNECTION_NAMES = ("gateway_url", "user", "password", "token", "proxy_user", "validation_code", "auth", "proxy_mode")
 _SECRET_HEADER = re.compile(r"token|code|auth|cookie|secret|password|key", re.I)
 _CLI_PREFIX = "wds.linkis.client.common."
 _RANK = {"explicit": 0, "env": 1, "file": 2, "connection": 3, "default": 4}
+# What each numeric setting takes, and how that is said.
+_NUMBER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "connect_timeout": (lambda v: v > 0, "a positive number of seconds"),
+    "read_timeout": (lambda v: v > 0, "a positive number of seconds"),
+    "retries": (lambda v: v >= 0, "0 or more"),
+    "page_size": (lambda v: 1 <= v <= 100000, "between 1 and 100000 (Linkis' openFile limit)"),
+    "unreachable_timeout": (lambda v: v >= 0, "0 or more seconds"),
+    "poll_interval_min": (lambda v: v > 0, "positive"),
+    "poll_interval_max": (lambda v: v > 0, "positive"),
+    "status_interval": (lambda v: v > 0, "positive"),
+}
 _URL_OK = re.compile(r"^https?://[^/\s]+")
+
+
+def _help(name: str, text: str) -> str:
+    """A setting's help, ending with where else it can come from."""
+    layered = _LAYERED[name]
+    cli = f"; linkis-cli.properties: {layered.cli}" if layered.cli else ""
+    return f"{text} Env: {layered.env}{cli}."
+
+
+def _layered_default(name: str) -> Any:
+    """The @default of a setting of _LAYERED."""
+
+    @default(name)
+    def _default(self: "ClientSettings") -> Any:
+        return self._layered(name)
+
+    return _default
+
+
+def _masked_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in headers.items()}
 
 
 def _read_properties(path: Path) -> dict[str, str]:
@@ -92,81 +152,70 @@ class ClientSettings(Configurable):
     """The settings of a LinkisClient and where each comes from."""
 
     gateway_url = Unicode(
-        help="Linkis gateway base URL, e.g. http://127.0.0.1:9001 (no /api/rest_j/v1). "
-        "Env: LINKIS_GATEWAY_URL; linkis-cli.properties: wds.linkis.client.common.gatewayUrl."
+        "http://127.0.0.1:9001",
+        help=_help("gateway_url", "Linkis gateway base URL, e.g. http://127.0.0.1:9001 (no /api/rest_j/v1)."),
     ).tag(config=True)
-    user = Unicode(
-        help="The Linkis user (login name, or Token-User). Env: LINKIS_USER; "
-        "linkis-cli.properties: submitUser (or tokenKey with authStrategy=static)."
-    ).tag(config=True)
-    password = Unicode(
-        help="Password for POST /user/login; never shown. Env: LINKIS_PASSWORD; "
-        "linkis-cli.properties: tokenValue with authStrategy=static, or submitPassword."
-    ).tag(config=True)
+    user = Unicode(help=_help("user", "The Linkis user (login name, or Token-User).")).tag(config=True)
+    password = Unicode(help=_help("password", "Password for POST /user/login; never shown.")).tag(config=True)
     token = Unicode(
-        help="Token sent as Token-Code with Token-User on every request; never shown. Env: LINKIS_TOKEN; "
-        "linkis-cli.properties: tokenValue with authStrategy=token."
+        help=_help("token", "Token sent as Token-Code with Token-User on every request; never shown.")
     ).tag(config=True)
-    proxy_user = Unicode(
-        help="Run jobs as this user (see proxy_mode for how). Env: LINKIS_PROXY_USER; "
-        "linkis-cli.properties: proxyUser."
-    ).tag(config=True)
+    proxy_user = Unicode(help=_help("proxy_user", "Run jobs as this user (see proxy_mode for how).")).tag(config=True)
     validation_code = Unicode(
-        help="The proxy token of the gateway's proxy.properties, for proxy_mode login or headers; "
-        "defaults to `token`. Never shown. Env: LINKIS_VALIDATION_CODE."
+        help=_help("validation_code", "The proxy token of the gateway's proxy.properties, for proxy_mode login or "
+                   "headers; defaults to `token`. Never shown.")
     ).tag(config=True)
     auth = CaselessStrEnum(
         ["auto", "password", "token", "none"],
         default_value="auto",
-        help="How to authenticate: password (/user/login + cookie), token (Token-Code/Token-User headers), "
-        "none, or auto (the one of token/password configured at the higher level; token on a tie). "
-        "Env: LINKIS_AUTH; linkis-cli.properties: authStrategy (token|static).",
+        help=_help("auth", "How to authenticate: password (/user/login + cookie), token (Token-Code/Token-User "
+                   "headers), none, or auto (the one of token/password configured at the higher level; token on "
+                   "a tie)."),
     ).tag(config=True)
     proxy_mode = CaselessStrEnum(
         list(PROXY_MODES),
         default_value="auto",
-        help="How jobs run as proxy_user: execute_user (`executeUser` in the submit body; Linkis 1.6+ "
-        "honours it with an admin token, Token-Code ADMIN-..., as linkis-cli -proxyUser does), login "
-        "(GET /user/proxy after a password login; a gateway with wds.linkis.gateway.conf.enable.proxy.user=true "
-        "and proxy.properties), headers (Proxy-User + Validation-Code on every request, the Linkis HTTP "
-        "document's form, for a gateway that implements it), or auto (execute_user with token auth, "
-        "login with password auth). Env: LINKIS_PROXY_MODE.",
+        help=_help("proxy_mode", "How jobs run as proxy_user: execute_user (`executeUser` in the submit body; "
+                   "Linkis 1.6+ honours it with an admin token, Token-Code ADMIN-..., as linkis-cli -proxyUser "
+                   "does), login (GET /user/proxy after a password login; a gateway with "
+                   "wds.linkis.gateway.conf.enable.proxy.user=true and proxy.properties), headers (Proxy-User + "
+                   "Validation-Code on every request, the Linkis HTTP document's form, for a gateway that "
+                   "implements it), or auto (execute_user with token auth, login with password auth)."),
     ).tag(config=True)
     api = CaselessStrEnum(
         ["auto", "execute", "submit"],
         default_value="auto",
-        help="Submit endpoint: submit (/entrance/submit, Linkis 1.x), execute (/entrance/execute, 0.x), "
-        "or auto (submit, falling back once to execute on a gateway that does not know it). Env: LINKIS_API.",
+        help=_help("api", "Submit endpoint: submit (/entrance/submit, Linkis 1.x), execute (/entrance/execute, "
+                   "0.x), or auto (submit, falling back once to execute on a gateway that does not know it)."),
     ).tag(config=True)
-    connect_timeout = Float(10.0, help="Seconds to wait for a connection. Env: LINKIS_CONNECT_TIMEOUT.").tag(
-        config=True
-    )
-    read_timeout = Float(60.0, help="Seconds to wait for an answer. Env: LINKIS_READ_TIMEOUT.").tag(config=True)
+    connect_timeout = Float(10.0, help=_help("connect_timeout", "Seconds to wait for a connection.")).tag(config=True)
+    read_timeout = Float(60.0, help=_help("read_timeout", "Seconds to wait for an answer.")).tag(config=True)
     retries = Int(
-        3, help="Retries of an idempotent request (GET) on connection errors, timeouts, HTTP 502/503/504. "
-        "Env: LINKIS_RETRIES."
+        3, help=_help("retries", "Retries of an idempotent request (GET) on connection errors, timeouts, "
+                      "HTTP 502/503/504.")
     ).tag(config=True)
     retry_backoff = Float(0.2, help="First retry delay in seconds; doubles each retry.").tag(config=True)
     retry_backoff_max = Float(2.0, help="Largest retry delay in seconds.").tag(config=True)
-    verify = Bool(True, help="Verify the gateway's TLS certificate. Env: LINKIS_VERIFY (0/false to turn off).").tag(
+    verify = Bool(True, help=_help("verify", "Verify the gateway's TLS certificate (0 or false turns it off).")).tag(
         config=True
     )
-    ca_bundle = Unicode(help="CA bundle file to verify TLS with. Env: LINKIS_CA_BUNDLE.").tag(config=True)
+    ca_bundle = Unicode(help=_help("ca_bundle", "CA bundle file to verify TLS with.")).tag(config=True)
     headers = Dict(
         value_trait=Unicode(), help="Extra HTTP headers sent with every request (values of secret-looking names are masked)."
     ).tag(config=True)
     poll_interval_min = Float(0.05, help="Seconds from submit to a job's first poll.").tag(config=True)
     poll_interval_max = Float(
-        2.0, help="Longest pause between two polls of a running job. Env: LINKIS_POLL_INTERVAL_MAX."
+        2.0, help=_help("poll_interval_max", "Longest pause between two polls of a running job.")
     ).tag(config=True)
     status_interval = Float(
         20.0, help="Longest time in seconds between two /status calls for a running job. Linkis kills jobs "
         "of the creators LINKISCLI and BdpClient after 30 s without one (CliHeartbeatMonitor)."
     ).tag(config=True)
     unreachable_timeout = Float(
-        600.0, help="Seconds a job being waited for, its results, or the lost answer to a submit are retried "
-        "while the gateway cannot be reached (refused connections, timeouts, HTTP 502/503/504), before giving up; "
-        "0 gives up after the request's own retries. Env: LINKIS_UNREACHABLE_TIMEOUT."
+        600.0, help=_help("unreachable_timeout", "Seconds a job being waited for, its results, or the lost answer "
+                          "to a submit are retried while the gateway cannot be reached (refused connections, "
+                          "timeouts, HTTP 502/503/504), before giving up; 0 gives up after the request's own "
+                          "retries.")
     ).tag(config=True)
     page_size = Int(
         5000, help="Rows of the first openFile page of a result set, as Linkis' own UI and linkis-cli "
@@ -187,13 +236,17 @@ class ClientSettings(Configurable):
         "default version.",
     ).tag(config=True)
     cli_config = Unicode(
-        help="linkis-cli.properties to read settings from. Env: LINKIS_CLI_CONF; "
-        "default ~/.linkis/linkis-cli.properties."
+        "~/.linkis/linkis-cli.properties", help=_help("cli_config", "linkis-cli.properties to read settings from.")
     ).tag(config=True)
     connection_file = Unicode(
-        help="The embedded gateway's connection file. Env: LINKIS_CONNECTION_FILE; "
-        "default <jupyter runtime dir>/linkis-gateway.json."
+        help=_help("connection_file", "The embedded gateway's connection file (default <jupyter runtime "
+                   "dir>/linkis-gateway.json).")
     ).tag(config=True)
+
+    # The @default of each setting of _LAYERED: from its layers, else its trait's default.
+    for _name in _LAYERED:
+        vars()[f"_default_{_name}"] = _layered_default(_name)
+    del _name
 
     def __init__(self, **kwargs: Any) -> None:
         # None means "not given", so that callers can pass through optional arguments.
@@ -207,8 +260,10 @@ class ClientSettings(Configurable):
 
     # ------------------------------------------------------------------ configuration layers
 
-    @observe(*_CONFIG_NAMES)
+    @observe(All)
     def _on_setting_changed(self, change: Any) -> None:
+        if change["name"] not in _CONFIG_NAMES:
+            return
         self._explicit.add(change["name"])
         if change["name"] in _CONNECTION_NAMES:
             self._connection_changed()
@@ -296,14 +351,16 @@ class ClientSettings(Configurable):
                     return conn[name], "connection", f"connection file {conn_path}"
         return None
 
-    def _layered(self, name: str, fallback: Any, convert: Callable[[str], Any] = str) -> Any:
+    def _layered(self, name: str) -> Any:
+        """A setting of _LAYERED from its layers, else its default."""
+        layered = _LAYERED[name]
         found = self._layer(name)
         if found is None:
-            return fallback
+            return layered.fallback() if layered.fallback else self.traits()[name].default_value
         value, _rank, where = found
         try:
-            if isinstance(value, str) and convert is not str:
-                value = convert(value)
+            if isinstance(value, str) and layered.convert is not str:
+                value = layered.convert(value)
             # traitlets does not validate dynamic defaults: values from env and files are checked here.
             return self.traits()[name]._validate(self, value)
         except (ValueError, TraitError) as exc:
@@ -315,89 +372,6 @@ class ClientSettings(Configurable):
             return _RANK["explicit"]
         found = self._layer(name)
         return _RANK[found[1]] if found else _RANK["default"]
-
-    @default("gateway_url")
-    def _default_gateway_url(self) -> str:
-        return self._layered("gateway_url", "http://127.0.0.1:9001")
-
-    @default("user")
-    def _default_user(self) -> str:
-        return self._layered("user", "")
-
-    @default("password")
-    def _default_password(self) -> str:
-        return self._layered("password", "")
-
-    @default("token")
-    def _default_token(self) -> str:
-        return self._layered("token", "")
-
-    @default("proxy_user")
-    def _default_proxy_user(self) -> str:
-        return self._layered("proxy_user", "")
-
-    @default("validation_code")
-    def _default_validation_code(self) -> str:
-        return self._layered("validation_code", "")
-
-    @default("auth")
-    def _default_auth(self) -> str:
-        return self._layered("auth", "auto", str.lower)
-
-    @default("proxy_mode")
-    def _default_proxy_mode(self) -> str:
-        return self._layered("proxy_mode", "auto", str.lower)
-
-    @default("api")
-    def _default_api(self) -> str:
-        return self._layered("api", "auto", str.lower)
-
-    @default("connect_timeout")
-    def _default_connect_timeout(self) -> float:
-        return self._layered("connect_timeout", 10.0, float)
-
-    @default("read_timeout")
-    def _default_read_timeout(self) -> float:
-        return self._layered("read_timeout", 60.0, float)
-
-    @default("retries")
-    def _default_retries(self) -> int:
-        return self._layered("retries", 3, int)
-
-    @default("verify")
-    def _default_verify(self) -> bool:
-        def as_bool(text: str) -> bool:
-            if text.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-
-        return self._layered("verify", True, as_bool)
-
-    @default("ca_bundle")
-    def _default_ca_bundle(self) -> str:
-        return self._layered("ca_bundle", "")
-
-    @default("poll_interval_max")
-    def _default_poll_interval_max(self) -> float:
-        return self._layered("poll_interval_max", 2.0, float)
-
-    @default("cli_config")
-    def _default_cli_config(self) -> str:
-        return self._layered("cli_config", "~/.linkis/linkis-cli.properties")
-
-    @default("connection_file")
-    def _default_connection_file(self) -> str:
-        found = self._layer("connection_file")
-        if found is not None:
-            return found[0]
-        try:
-            from jupyter_core.paths import jupyter_runtime_dir
-
-            return os.path.join(jupyter_runtime_dir(), "linkis-gateway.json")
-        except ImportError:
-            return ""
 
     @validate("gateway_url")
     def _check_gateway_url(self, proposal: Any) -> str:
@@ -413,39 +387,13 @@ class ClientSettings(Configurable):
             raise TraitError(f"gateway_url {self.redact(url)!r} is not a valid URL: no valid host name") from None
         return url
 
-    @validate("connect_timeout", "read_timeout")
-    def _check_timeout(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise TraitError(f"{proposal['trait'].name} must be a positive number of seconds")
-        return proposal["value"]
-
-    @validate("retries")
-    def _check_retries(self, proposal: Any) -> int:
-        if proposal["value"] < 0:
-            raise TraitError("retries must be 0 or more")
-        return proposal["value"]
-
-    @validate("page_size")
-    def _check_page_size(self, proposal: Any) -> int:
-        if not 1 <= proposal["value"] <= 100000:
-            raise TraitError("page_size must be between 1 and 100000 (Linkis' openFile limit)")
-        return proposal["value"]
-
-    @default("unreachable_timeout")
-    def _default_unreachable_timeout(self) -> float:
-        return self._layered("unreachable_timeout", 600.0, float)
-
-    @validate("unreachable_timeout")
-    def _check_unreachable_timeout(self, proposal: Any) -> float:
-        if not proposal["value"] >= 0:
-            raise TraitError("unreachable_timeout must be 0 or more seconds")
-        return proposal["value"]
-
-    @validate("poll_interval_min", "poll_interval_max", "status_interval")
-    def _check_poll(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise TraitError(f"{proposal['trait'].name} must be positive")
-        return proposal["value"]
+    @validate(*_NUMBER_RULES)
+    def _check_number(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        holds, rule = _NUMBER_RULES[name]
+        if not holds(value):
+            raise TraitError(f"{name} must be {rule}")
+        return value
 
     @property
     def auth_method(self) -> str:
@@ -494,7 +442,7 @@ class ClientSettings(Configurable):
         text = super().class_get_trait_help(trait, None, helptext)
         value = getattr(inst, trait.name)
         if trait.name == "headers":
-            shown: Any = {k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()}
+            shown: Any = _masked_headers(value)
         else:
             shown = MASK if value else ""
         return re.sub(r"\n    Default: .*$", "", text) + f"\n    Current: {shown!r}"
@@ -507,7 +455,7 @@ class ClientSettings(Configurable):
             if name in _SECRETS:
                 shown = MASK if value else ""
             elif name == "headers":
-                shown = json.dumps({k: (MASK if _SECRET_HEADER.search(k) else v) for k, v in value.items()})
+                shown = json.dumps(_masked_headers(value))
             elif isinstance(value, dict):
                 shown = json.dumps(value)
             else:
@@ -525,7 +473,7 @@ class ClientSettings(Configurable):
         who = self.user or "-"
         if self.proxy_user:
             who += f" as {self.proxy_user}"
-        return f"<LinkisClient {self.redact(self.gateway_url)} user={who} auth={self.auth_method} api={self.api}>"
+        return f"<{type(self).__name__} {self.redact(self.gateway_url)} user={who} auth={self.auth_method} api={self.api}>"
 
     def redact(self, text: str) -> str:
         """`text` with every configured secret (and its URL-encoded form) replaced by a mask."""
@@ -541,3 +489,7 @@ class ClientSettings(Configurable):
                 text = text.replace(value, MASK)
         # user:password@ in a URL
         return re.sub(r"(https?://[^/\s:@]+:)[^/\s@]+@", r"\1" + MASK + "@", text)
+
+
+# The settings, in the order declared above (describe_config's order).
+_CONFIG_NAMES = tuple(name for name in vars(ClientSettings) if name in ClientSettings.class_trait_names(config=True))

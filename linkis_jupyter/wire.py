@@ -11,7 +11,10 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Mapping
 
-__all__ = ["JobState", "StageProgress", "SubmitResult", "Progress", "LogChunk", "TaskInfo", "ResultFile", "ResultPage"]
+__all__ = ["REST_PREFIX", "JobState", "StageProgress", "SubmitResult", "Progress", "LogChunk", "TaskInfo", "ResultFile", "ResultPage"]
+
+# Where every endpoint of the Linkis REST API lives, below the gateway's base URL.
+REST_PREFIX = "/api/rest_j/v1"
 
 
 class JobState(str, Enum):
