@@ -177,7 +177,7 @@ class EmbeddedGateway:
             raise RuntimeError("this gateway is already started")
         from tornado.netutil import bind_sockets
 
-        from .web import LoginThrottle, Sessions
+        from .auth import LoginThrottle, Sessions
         from .engines import EngineManager
         from .jobs import JobManager
         from .storage import Storage

@@ -1,8 +1,14 @@
-"""The wire plumbing of the gateway: Linkis' envelope, errors, auth state and the route table.
+"""The one request handler: faults, authentication, the route table, Linkis' envelope.
+
+Every request goes through `GatewayHandler`: an injected fault first (gateway/faults.py), then
+the path (`/api/rest_<x>/v1/...`), then who asks (token headers, else the session; /user/* is
+answered before that, as Linkis' gateway hands it to UserRestful), then the route table
+(gateway/app.py), whose functions get the handler as their request context. Unknown paths and
+wrong methods are answered here too, as the gateway or the backend behind it answers them.
 
 Every JSON answer is `{method, status, message, data}` with the HTTP code Linkis derives from
 `status` (-1 401, 0 200, 1 400, 2 412, 3 403, 4 206). Messages are Linkis' own, bilingual where
-Linkis' are (apache/linkis: SecurityFilter, TokenAuthentication, UserRestful, server/package.scala),
+Linkis' are (apache/linkis: SecurityFilter, TokenAuthentication, GatewayParser, server/package.scala),
 except that a token is never echoed back.
 """
 from __future__ import annotations
@@ -12,15 +18,14 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from urllib.parse import unquote
 
 import tornado.web
 
+from .auth import ProxyRules, Who, is_admin_token, token_allows
+from .faults import REFUSE_MESSAGE, Fault
 from .storage import valid_user_name
 
 if TYPE_CHECKING:
@@ -28,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("linkis_jupyter.gateway")
 
-API = "/api/rest_j/v1"
-# The 1.x session cookie; a 0.x profile uses its own (gateway/profile.py `ticket_cookie`).
-TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
 HTTP_FOR_STATUS = {-1: 401, 0: 200, 1: 400, 2: 412, 3: 403, 4: 206}
 
 MSG_NOT_LOGGED_IN = "You are not logged in, please login first(您尚未登录，请先登录)!"
@@ -63,14 +65,9 @@ class SpringError(Exception):
                 "error": self.REASONS[self.status], "path": path}
 
 
-def exception_text(code: int, desc: str, host: str, port: int, service_kind: str) -> str:
+def exception_text(code: int, desc: str, host: str, port: int | str, service_kind: str) -> str:
     """getMessage() of a Linkis exception (LinkisException, LinkisRuntimeException)."""
     return f"errCode: {code} ,desc: {desc} ,ip: {host} ,port: {port} ,serviceKind: {service_kind}"
-
-
-def is_admin_token(token: str | None) -> bool:
-    """Configuration.isAdminToken (1.6.0+): the token starts with ADMIN-, in any case."""
-    return bool(token and token.strip()) and str(token).upper().startswith("ADMIN-")
 
 
 def error_code_error(code: int, desc: str) -> ApiError:
@@ -90,187 +87,124 @@ class RawJSON:
         self.data = data
 
 
-# -- sessions and proxy users ------------------------------------------------------------------
+class Route(NamedTuple):
+    """One row of the route table: the methods, the path under `/api/rest_j/v1` (groups become
+    arguments), and the function answering it, called as `answer(handler, *groups)`."""
+
+    methods: tuple[str, ...]
+    pattern: re.Pattern[str]
+    answer: Callable[..., Any]
 
 
-@dataclass
-class _Session:
-    user: str
-    last: float
-    expired: bool = False
+def route(methods: str, pattern: str, answer: Callable[..., Any]) -> Route:
+    return Route(tuple(methods.split(",")), re.compile(pattern), answer)
 
 
-class Sessions:
-    """Login tickets; a session slides: every use refreshes it, idle ones expire."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._sessions: dict[str, _Session] = {}
-
-    def create(self, user: str) -> str:
-        ticket = secrets.token_urlsafe(32)
-        now = time.monotonic()
-        with self._lock:
-            # Forget long-dead tickets; recently expired ones still get "Login has expired".
-            for old in [t for t, s in self._sessions.items() if now - s.last > 2 * self.timeout + 600]:
-                del self._sessions[old]
-            self._sessions[ticket] = _Session(user, now)
-        return ticket
-
-    def lookup(self, ticket: str) -> tuple[str | None, bool]:
-        """(user, expired): the user of a live ticket, or None and whether it had expired."""
-        now = time.monotonic()
-        with self._lock:
-            s = self._sessions.get(ticket)
-            if s is None:
-                return None, False
-            if s.expired or now - s.last > self.timeout:
-                s.expired = True
-                return None, True
-            s.last = now
-            return s.user, False
-
-    def remove(self, ticket: str) -> None:
-        with self._lock:
-            self._sessions.pop(ticket, None)
-
-    def expire_all(self) -> None:
-        with self._lock:
-            for s in self._sessions.values():
-                s.expired = True
+# Services behind the gateway: linkis-cg-entrance and linkis-ps-publicservice.
+BACKEND_SERVICES = ("entrance", "jobhistory", "filesystem")
+# The fault-injection endpoints themselves are never disturbed by the faults they set.
+FAULT_FREE_PATHS = ("/gateway/faults", "/gateway/expireSessions")
 
 
-class LoginThrottle:
-    """Failed logins per (user, address): after `attempts` failures within `window` seconds, that
-    user's logins from that address are refused, right password or not, until the oldest failure
-    is `window` seconds old. A successful login clears the count. Nothing is locked for good."""
-
-    def __init__(self, attempts: int, window: float) -> None:
-        self.attempts = attempts
-        self.window = window
-        self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, key: tuple[str, str]) -> float:
-        """Seconds until this user may try again from this address; 0 when they may now."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.attempts:
-                return 0.0
-            return self.window - (now - times[-self.attempts])
-
-    def failed(self, key: tuple[str, str]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 10000:
-                # Many names tried: forget the ones whose failures are all old.
-                for old in [k for k in self._failures if not self._recent(k, now)]:
-                    del self._failures[old]
-            times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-class ProxyRules:
-    """proxy.properties: lines `token=user1,user2` or `token=*`; re-read when the file changes.
-
-    Names are matched as ProxyUserUtils.validate does: exactly, case and spaces included, against
-    the comma-separated list.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._rules: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def _load(self) -> dict[str, str]:
-        if self.path is None:
-            return {}
-        try:
-            st = self.path.stat()
-        except OSError:
-            return {}
-        with self._lock:
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp != self._stamp:
-                rules: dict[str, str] = {}
-                for raw in self.path.read_text(encoding="utf-8").splitlines():
-                    line = raw.strip()
-                    if not line or line.startswith(("#", "!")) or "=" not in line:
-                        continue
-                    key, value = line.split("=", 1)
-                    # java.util.Properties: blanks around the key and before the value go.
-                    rules[key.strip()] = value.lstrip()
-                self._rules, self._stamp = rules, stamp
-            return self._rules
-
-    @property
-    def enabled(self) -> bool:
-        """wds.linkis.gateway.conf.enable.proxy.user: on exactly when a proxy.properties is given."""
-        return self.path is not None
-
-    def allows(self, code: str | None, proxy_user: str | None) -> bool:
-        if not self.enabled or not code or not proxy_user:
-            return False
-        allowed = None
-        for token, users in self._load().items():
-            if secrets.compare_digest(token.encode(), code.encode()):
-                allowed = users
-        if allowed is None or not allowed.strip():
-            return False
-        return allowed == "*" or proxy_user in allowed.split(",")
-
-
-def token_allows(legal: str, user: str) -> bool:
-    names = {u.strip() for u in legal.split(",") if u.strip()}
-    return "*" in names or user in names
-
-
-# -- request plumbing -----------------------------------------------------------------------------
-
-
-@dataclass
-class Who:
-    user: str              # the operating user: jobs run as them, their area is served
-    login_user: str        # the authenticated user (submitUser)
-    via: str               # "session", "token" or "proxy-header"
-    admin_token: bool = False   # a Token-Code header that is an admin token (body executeUser)
-
-
-Route = tuple[str, "re.Pattern[str]", str]
-ROUTES: list[Route] = []
-
-
-def route(methods: str, pattern: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        ROUTES.append((methods, re.compile(pattern), fn.__name__))
-        return fn
-    return register
-
-
-class BaseHandler(tornado.web.RequestHandler):
-    """Envelope, auth and request helpers shared by every group of endpoints."""
+class GatewayHandler(tornado.web.RequestHandler):
+    """Every request: faults, auth, then the route table; the envelope and request helpers the
+    route functions use."""
 
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")
 
-    def initialize(self, gateway: EmbeddedGateway, proxy_rules: ProxyRules) -> None:
+    def initialize(self, gateway: EmbeddedGateway, proxy_rules: ProxyRules, routes: list[Route]) -> None:
         self.gw = gateway
         self.proxy_rules = proxy_rules
+        self.routes = routes
         self.who: Who | None = None
+        self.api_path = ""
         self._json: Any = None
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    async def get(self, *_: str) -> None:
+        await self.dispatch()
+
+    post = put = delete = patch = options = head = get
+
+    async def dispatch(self) -> None:
+        path = self.request.path
+        if not path.rstrip("/").endswith(FAULT_FREE_PATHS) and self.gw.faults.active:
+            fault, seconds = self.gw.faults.decide(path)
+            if fault is Fault.ERROR:
+                self.set_status(502)
+                self.set_header("Content-Type", "text/html")
+                self.finish("<html><head><title>502 Bad Gateway</title></head><body>"
+                            "<center><h1>502 Bad Gateway</h1></center></body></html>")
+                return
+            if fault is Fault.DROP:
+                self.request.connection.detach().close()
+                self._finished = True
+                return
+            if fault is Fault.STALL:
+                await asyncio.sleep(seconds)
+            if fault is Fault.REFUSE:
+                self.reply(1, REFUSE_MESSAGE, {}, "/api" + path.split("/v1", 1)[-1])
+                return
+        try:
+            await self._dispatch(path)
+        except ApiError as e:
+            if not self._finished:
+                self.reply(e.status, e.message, e.data, e.method or path, e.http)
+        except SpringError as e:
+            if not self._finished:
+                self.set_status(e.status)
+                if e.allow:
+                    self.set_header("Allow", e.allow)
+                self.set_header("Content-Type", "application/json")
+                self.finish(json.dumps(e.body(path)))
+
+    async def _dispatch(self, path: str) -> None:
+        m = re.fullmatch(r"/api/rest_[a-zA-Z]+(?:/(v\d+))?(/.*)", path)
+        api_path = m.group(2) if m else path
+        self.api_path = api_path
+        if m and api_path.startswith("/user/"):
+            await self._route(api_path, user_restful=True)
+            return
+        self.who = self.authenticate()
+        if m is None:
+            raise ApiError(1, f"Cannot find a service to deal {path}, ignore it.")
+        version = m.group(1)
+        if version is not None and version != "v1":
+            raise ApiError(1, f"The gatewayv1 not support version {version}.")
+        await self._route(api_path, user_restful=False)
+
+    async def _route(self, api_path: str, user_restful: bool) -> None:
+        method = self.request.method or "GET"
+        allowed: list[str] = []
+        for methods, pattern, answer in self.routes:
+            m = pattern.fullmatch(api_path)
+            if m is None:
+                continue
+            # UserRestful.doUserRequest goes by the path alone, whatever the method.
+            if method not in methods and not user_restful:
+                allowed.extend(methods)
+                continue
+            result = answer(self, *[unquote(g) for g in m.groups()])
+            if asyncio.iscoroutine(result):
+                await result
+            return
+        if user_restful:
+            raise ApiError(1, "unknown request URI " + api_path[len("/user/"):])
+        service = api_path.strip("/").split("/", 1)[0]
+        if service == "gateway":
+            # The gateway's own paths: answered by the gateway, never by a Spring backend.
+            if allowed:
+                raise ApiError(1, f"Request method '{method}' not supported")
+            raise ApiError(1, f"Cannot find a service to deal {self.request.path}, ignore it.")
+        if service in BACKEND_SERVICES:
+            # The gateway forwards these; the backend's Spring answers what it has no mapping for.
+            if allowed:
+                raise SpringError(405, allow=", ".join(dict.fromkeys(allowed)))
+            raise SpringError(404)
+        raise ApiError(1, f"Cannot find a service to deal {self.request.path}, ignore it.")
+
+    # -- the envelope ----------------------------------------------------------------------------
 
     # tornado logs the request (with its headers: tokens, cookies) on an uncaught error.
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -307,6 +241,11 @@ class BaseHandler(tornado.web.RequestHandler):
     def ok(self, data: dict[str, Any] | None = None, message: str = "OK", method: str | None = None) -> None:
         self.reply(0, message, data, method or self.backend_method())
 
+    @property
+    def finished(self) -> bool:
+        """Whether the answer has been sent (or the connection dropped)."""
+        return self._finished
+
     def backend_method(self) -> str:
         return "/api" + self.api_path
 
@@ -322,11 +261,11 @@ class BaseHandler(tornado.web.RequestHandler):
     def ticket_cookie(self) -> str:
         return self.gw.profile.ticket_cookie
 
-    def _ticket(self) -> str | None:
+    def ticket(self) -> str | None:
         return self.get_cookie(self.ticket_cookie)
 
     def session_user(self) -> tuple[str | None, bool]:
-        ticket = self._ticket()
+        ticket = self.ticket()
         if not ticket:
             return None, False
         return self.gw.sessions.lookup(ticket)
