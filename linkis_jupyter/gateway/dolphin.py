@@ -439,6 +439,17 @@ class ResultSetFile:
             index.record(first_row, starts, pos, pos + INT_LEN > end or left > 0)
         return starts, pos
 
+    def _page_span(self, mm: mmap.mmap | bytes, page: int, page_size: int) -> tuple[int, array, int]:
+        """Where page `page` starts, where each of its records starts, and where the last one
+        ends; no records past the last row."""
+        start = (page - 1) * page_size
+        index = self._index()
+        pos = self._locate(mm, index, start)
+        if pos is None:
+            return 0, array("q"), 0
+        starts, end = self._scan(mm, index, start, pos, page_size)
+        return pos, starts, end
+
     def count(self) -> int:
         """Rows (lines) in the file."""
         index = self._index()
@@ -452,29 +463,17 @@ class ResultSetFile:
         """Rows `(page-1)*page_size` .. `page*page_size-1` as lists of strings (pages count from
         1); past the end an empty list. NULLs become `null_value` ("NULL" as openFile shows them;
         None keeps them None), or as a `Nulls` says."""
-        if page < 1 or page_size < 1:
-            raise ValueError("page and page_size count from 1")
-        start = (page - 1) * page_size
-        index = self._index()
+        _check_page(page, page_size)
         with _Mapped(self.path) as mm:
-            pos = self._locate(mm, index, start)
-            if pos is None:
-                return []
-            starts, _end = self._scan(mm, index, start, pos, page_size)
+            pos, starts, _end = self._page_span(mm, page, page_size)
             return self._read(mm, pos, len(starts), null_value) if starts else []
 
     def page_json(self, page: int, page_size: int, null_value: str | None | Nulls = NULL) -> tuple[int, bytes]:
         """The same rows as `page()`, as the UTF-8 JSON array `openFile` sends (`[["1","a"],...]`),
         made from the file's bytes in bulk rather than one value at a time; with the row count."""
-        if page < 1 or page_size < 1:
-            raise ValueError("page and page_size count from 1")
-        start = (page - 1) * page_size
-        index = self._index()
+        _check_page(page, page_size)
         with _Mapped(self.path) as mm:
-            pos = self._locate(mm, index, start)
-            if pos is None:
-                return 0, b"[]"
-            starts, page_end = self._scan(mm, index, start, pos, page_size)
+            pos, starts, page_end = self._page_span(mm, page, page_size)
             if not starts:
                 return 0, b"[]"
             if self.type == TABLE and self.columns:
@@ -680,6 +679,11 @@ def _decode_table(body: bytes) -> list[Any]:
         text = body.decode("ascii")
         return [text[a:b] for a, b in pairwise(bounds)]
     return [body[a:b].decode("utf-8", "replace") for a, b in pairwise(bounds)]
+
+
+def _check_page(page: int, page_size: int) -> None:
+    if page < 1 or page_size < 1:
+        raise ValueError("page and page_size count from 1")
 
 
 class _Mapped:
