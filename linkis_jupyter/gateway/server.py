@@ -10,6 +10,7 @@ injection in gateway/faults.py, the command line in gateway/cli.py.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ipaddress
 import json
 import os
@@ -26,8 +27,19 @@ from .profile import Profile, get_profile
 __all__ = ["EmbeddedGateway", "GatewayConfigError", "is_loopback"]
 
 
+# What only the embedded gateway needs: the `gateway` extra in pyproject.toml. A user with a real
+# Linkis installs linkis-jupyter without it, so nothing outside gateway/ may import these.
+GATEWAY_PACKAGES = ("tornado", "duckdb", "openpyxl")
+INSTALL_HINT = 'pip install "linkis-jupyter[gateway]"'
+
+
 class GatewayConfigError(ValueError):
-    """The gateway cannot start with these options (one line, safe to show)."""
+    """The gateway cannot start with these options or packages (one line, safe to show)."""
+
+
+def missing_packages() -> list[str]:
+    """The packages of the `gateway` extra that are not installed."""
+    return [name for name in GATEWAY_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def parse_history_lag(value: float | str | None) -> float | None:
@@ -175,6 +187,9 @@ class EmbeddedGateway:
         """Open the data dir, bind, and serve from a background thread; returns once listening."""
         if self._thread is not None:
             raise RuntimeError("this gateway is already started")
+        missing = missing_packages()
+        if missing:
+            raise GatewayConfigError(f"the embedded gateway needs {', '.join(missing)}: {INSTALL_HINT}")
         from tornado.netutil import bind_sockets
 
         from .auth import LoginThrottle, Sessions
