@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import threading
 import time
@@ -55,11 +54,11 @@ from urllib.parse import quote
 import requests
 
 from .errors import APIError, AuthError, ConfigError, LinkisError, LinkisTimeoutError, TransportError, ValidationError
-from .settings import REST_PREFIX, ClientSettings
-from .spec import JobSpec, execute_body, submit_body
+from .settings import ClientSettings
+from .spec import JobSpec, endpoint_for, execute_body, submit_body
+from .transport import Outage, Transport, read_timed_out
 from .wire import (
-    JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult, TaskInfo, _as_int,
-    _as_progress, _result_index,
+    REST_PREFIX, JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult, TaskInfo, _as_int,
 )
 
 __all__ = [
@@ -74,26 +73,10 @@ __all__ = [
     "ResultPage",
     "REST_PREFIX",
 ]
-_IDEMPOTENT_RETRY_HTTP = (502, 503, 504)
-_SESSION_REFUSED = re.compile(r"NonLoginException|LoginExpireException|not logged in|Login has expired", re.I)
 # LabelCheckInterceptor.scala's 50080 message.
 _LABEL_CHECK = re.compile(r"50080.*?ExecuteUser\s*:\s*(?P<execute>\S+)\s*,\s*and user\s*:\s*(?P<label>\S+)\s+in userCreatorLabel",
                           re.S)
 _SUBMIT_KEY = "clientSubmitKey"
-
-
-def _connect_failure(exc: BaseException) -> bool:
-    """True when the TCP/TLS connection was never made, so the request cannot have reached a server."""
-    import urllib3.exceptions
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.SSLError) or not isinstance(exc, requests.exceptions.ConnectionError):
-        return False
-    reason: Any = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    # NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError in urllib3 2.
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -127,291 +110,38 @@ class LinkisClient(ClientSettings):
 
     def __init__(self, **kwargs: Any) -> None:
         # The HTTP state comes first: loading the settings may already reset the session.
+        self._transport = Transport(self)
         self._lock = threading.RLock()
-        self._session: requests.Session | None = None
-        self._logged_in = False
-        self._login_generation = 0
+        # The endpoint a versioned submit took last time (None: not tried since the connection changed).
         self._api_answer: str | None = None
         # Task ids this client submitted: a lost submit answer is never matched to one of them.
         self._submitted: deque[int] = deque(maxlen=1000)
         super().__init__(**kwargs)
 
     def _connection_changed(self) -> None:
-        self._reset_session()
+        self._transport.reset()
+        self._api_answer = None
 
-    def _reset_session(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-            self._session = None
-            self._logged_in = False
-            self._api_answer = None
-
-    # ------------------------------------------------------------------ HTTP
-
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                session = requests.Session()
-                # Enough pooled connections for several jobs polled from threads at once.
-                adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
-                self._session = session
-            return self._session
-
-    def _url(self, path: str) -> str:
-        return self.gateway_url + REST_PREFIX + path
-
-    def _request_headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        headers.update(self.headers)
-        if self.auth_method == "token":
-            if not self.user:
-                raise ConfigError("token authentication needs a user: set LinkisClient.user or LINKIS_USER")
-            headers["Token-Code"] = self.token
-            headers["Token-User"] = self.user
-        if self.proxy_method == "headers":
-            code = self.validation_code or self.token
-            if not code:
-                raise ConfigError(
-                    "a proxy user needs a validation code: set LinkisClient.validation_code or LINKIS_VALIDATION_CODE"
-                )
-            headers["Proxy-User"] = self.proxy_user
-            headers["Validation-Code"] = code
-        return headers
-
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.retry_backoff_max, self.retry_backoff * (2**attempt))
-        return delay * (0.5 + random.random() / 2)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        idempotent: bool = True,
-        stream: bool = False,
-    ) -> requests.Response:
-        """One HTTP exchange with the retry policy; returns the response whatever its HTTP code."""
-        url = self._url(path)
-        headers = self._request_headers()
-        verify: bool | str = self.ca_bundle or self.verify
-        attempts = 1 + self.retries
-        session = self._http()
-        for attempt in range(attempts):
-            try:
-                response = session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=(self.connect_timeout, self.read_timeout),
-                    verify=verify,
-                    stream=stream,
-                )
-            except requests.exceptions.RequestException as exc:
-                retryable = _connect_failure(exc) or (
-                    idempotent
-                    and isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
-                    and not isinstance(exc, requests.exceptions.SSLError)
-                )
-                if retryable and attempt + 1 < attempts:
-                    time.sleep(self._backoff(attempt))
-                    continue
-                raise self._transport_error(exc, method, url, attempt + 1) from None
-            if idempotent and response.status_code in _IDEMPOTENT_RETRY_HTTP and attempt + 1 < attempts:
-                response.close()
-                time.sleep(self._backoff(attempt))
-                continue
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _transport_error(self, exc: BaseException, method: str, url: str, tries: int) -> TransportError:
-        where = f"{method} {self.redact(url)}"
-        after = f" (after {tries} tries)" if tries > 1 else ""
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return LinkisTimeoutError(
-                f"{where}: no connection within {self.connect_timeout:g} s{after}", url=self.redact(url),
-                transient=True, sent=False,
-            )
-        if isinstance(exc, requests.Timeout):
-            return LinkisTimeoutError(f"{where}: no answer within {self.read_timeout:g} s{after}", url=self.redact(url),
-                                      transient=True)
-        if isinstance(exc, requests.exceptions.SSLError):
-            return TransportError(f"{where}: TLS failed: {self.redact(str(exc))}", url=self.redact(url), sent=False)
-        if _connect_failure(exc):
-            return TransportError(
-                f"{where}: cannot connect to the Linkis gateway{after}; is it running at "
-                f"{self.redact(self.gateway_url)}?",
-                url=self.redact(url),
-                transient=True,
-                sent=False,
-            )
-        return TransportError(f"{where}: connection failed{after}: {self.redact(str(exc))}", url=self.redact(url),
-                              transient=True)
-
-    def _envelope(self, response: requests.Response, method: str, path: str) -> tuple[dict[str, Any], str]:
-        """Linkis' reply -> (`data`, `message`) on status 0; a typed error otherwise."""
-        url = self.redact(response.url)
-        code = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            raise TransportError(
-                self._non_json_message(response, method, url), url=url, http_status=code,
-                transient=code in _IDEMPOTENT_RETRY_HTTP,
-            ) from None
-        if not isinstance(body, dict) or "status" not in body:
-            raise TransportError(
-                f"{method} {url}: HTTP {code} with JSON that is not a Linkis reply (no 'status')",
-                url=url,
-                http_status=code,
-            )
-        status = _as_int(body.get("status"))
-        data = body.get("data")
-        data = data if isinstance(data, dict) else {}
-        message = str(body.get("message") or body.get("error") or "").strip()
-        message = self.redact(message)
-        if status == 0:
-            return data, message
-        if status == 1 and path.startswith("/user/") and _SESSION_REFUSED.search(message):
-            # UserRestful answers a missing or expired session with status 1, not -1 (its
-            # NonLoginException passes through SecurityFilter's catch as a plain error).
-            status = -1
-        if status == -1:
-            method_name = self.auth_method
-            refused = (f"the token of user {self.user!r}" if method_name == "token"
-                       else f"the session of user {self.user!r}" if method_name == "password" else "the request")
-            raise AuthError(
-                f"the Linkis gateway at {self.redact(self.gateway_url)} refused {refused}: "
-                f"{message or 'not logged in'} ({path}, Linkis status -1, HTTP {code})",
-                path=path,
-                http_status=code,
-            )
-        cls = ValidationError if status == 2 else APIError
-        raise cls(message or f"HTTP {code}", status=status if status is not None else 1, path=path, http_status=code, data=data)
-
-    def _non_json_message(self, response: requests.Response, method: str, url: str) -> str:
-        code = response.status_code
-        ctype = response.headers.get("Content-Type", "no content type").split(";")[0]
-        text = response.text or ""
-        if not text.strip():
-            return f"{method} {url}: HTTP {code} with an empty body instead of a Linkis JSON reply"
-        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-        snippet = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
-        snippet = self.redact(" ".join(snippet.split()))[:160]
-        return f"{method} {url}: HTTP {code} answered {ctype}, not a Linkis JSON reply: {snippet}"
-
-    def _can_relogin(self) -> bool:
-        return self.auth_method == "password" and bool(self.user and self.password)
-
-    def _ensure_login(self) -> None:
-        if self._logged_in:
-            return
-        method = self.auth_method
-        if method == "password" or self.proxy_method == "login":
-            with self._lock:
-                if not self._logged_in:
-                    self._do_login()
-
-    def _relogin(self, generation: int) -> None:
-        with self._lock:
-            # Another thread already logged in again since this request was sent.
-            if self._login_generation != generation and self._logged_in:
-                return
-            self._logged_in = False
-            self._do_login()
-
-    def _do_login(self) -> None:
-        if self.auth_method == "password":
-            if not self.user:
-                raise ConfigError("password authentication needs a user: set LinkisClient.user or LINKIS_USER")
-            response = self._send("POST", "/user/login", json_body={"userName": self.user, "password": self.password})
-            try:
-                self._envelope(response, "POST", "/user/login")
-            except (AuthError, APIError) as exc:
-                text = str(getattr(exc, "message", "") or exc)
-                # The Java client's rule (DWSResult): "already logged in" is a success.
-                if "already logged in" not in text.lower():
-                    raise AuthError(
-                        f"login refused for user {self.user!r} at {self.gateway_url}: {text}",
-                        path="/user/login",
-                        http_status=response.status_code,
-                    ) from None
-        if self.proxy_method == "login":
-            code = self.validation_code or self.token
-            if not code:
-                raise ConfigError(
-                    "a proxy user needs a validation code: set LinkisClient.validation_code or LINKIS_VALIDATION_CODE"
-                )
-            response = self._send("GET", "/user/proxy", params={"proxyUser": self.proxy_user, "validationCode": code})
-            try:
-                self._envelope(response, "GET", "/user/proxy")
-            except (AuthError, APIError) as exc:
-                text = str(getattr(exc, "message", "") or exc)
-                raise AuthError(
-                    f"proxy login as {self.proxy_user!r} refused: {text}", path="/user/proxy", http_status=response.status_code
-                ) from None
-        self._logged_in = True
-        self._login_generation += 1
+    @property
+    def transport(self) -> Transport:
+        """The HTTP side: session, headers, retries, envelope, login."""
+        return self._transport
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A request whose answer is a Linkis envelope: returns `data`."""
-        return self._exchange(method, path, **kwargs)[0]
-
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        idempotent: bool | None = None,
-    ) -> tuple[dict[str, Any], str, requests.Response]:
-        """A request whose answer is a Linkis envelope: (`data`, `message`, the response for one who
-        needs its bytes); one re-login on status -1."""
-        if idempotent is None:
-            idempotent = method == "GET"
-        self._ensure_login()
-        generation = self._login_generation
-        response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
-        try:
-            return (*self._envelope(response, method, path), response)
-        except AuthError as exc:
-            if not self._can_relogin():
-                if self.auth_method == "none":
-                    raise AuthError(
-                        f"{exc} - no password or token is configured (LINKIS_PASSWORD / LINKIS_TOKEN)",
-                        path=path,
-                        http_status=exc.http_status,
-                    ) from None
-                raise
-        # A request answered -1 was refused before it ran, so sending it again is safe.
-        self._relogin(generation)
-        response = self._send(method, path, params=params, json_body=json_body, idempotent=idempotent)
-        return (*self._envelope(response, method, path), response)
+        return self._transport.call(method, path, **kwargs)[0]
 
     # ------------------------------------------------------------------ users
 
     def login(self) -> dict[str, Any]:
         """Log in now (password auth; also the proxy login in proxy_mode "login")."""
-        with self._lock:
-            self._logged_in = False
-            self._do_login()
+        self._transport.login()
         return {"userName": self.execute_user}
 
     def logout(self) -> None:
         """End the session on the gateway and forget the cookies."""
-        if self._logged_in and self.auth_method == "password":
-            try:
-                self._envelope(self._send("GET", "/user/logout"), "GET", "/user/logout")
-            except AuthError:
-                pass
-        self._reset_session()
+        self._transport.logout()
+        self._api_answer = None
 
     def check(self) -> str:
         """Make sure the gateway takes these credentials now; returns who jobs will run as.
@@ -473,18 +203,7 @@ class LinkisClient(ClientSettings):
                               f"userCreator label ('{user}-{spec.creator}') that every job carries")
         method = self.proxy_method
         version = self.engine_version(spec)
-        api = self.api
-        if api == "auto":
-            api = "submit" if version and self._api_answer != "execute" else "execute"
-        if api == "submit" and not version:
-            raise ConfigError(f"engine {spec.engine_name!r} has no version, and /entrance/submit needs one: write "
-                              f"it ('{spec.engine_name}-<version>') or set LinkisClient.engine_versions")
-        if api == "execute" and spec.engine_version and self.api == "execute":
-            raise ConfigError(f"/entrance/execute runs the server's own {spec.engine_name} version: drop "
-                              f"'-{spec.engine_version}' from the engine, or set LinkisClient.api to auto")
-        if api == "execute" and method == "execute_user":
-            raise ConfigError("a proxy user through executeUser needs /entrance/submit: give the engine a version "
-                              "(or LinkisClient.engine_versions) so the job goes there")
+        api = endpoint_for(spec, version, api=self.api, proxy_method=method, execute_before=self._api_answer == "execute")
         lost = _LostSubmit(spec.code, spec.creator, uuid.uuid4().hex, time.time())
         if api == "submit":
             body = submit_body(spec, version=str(version), execute_user=user,
@@ -537,7 +256,7 @@ class LinkisClient(ClientSettings):
                         f"{exc}; job history shows no job from it, so none was started",
                         url=exc.url, http_status=exc.http_status, transient=True, sent=False,
                     ) from None
-                time.sleep(self._backoff(attempt))
+                time.sleep(self._transport.backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _label_check_message(self, message: str) -> str | None:
@@ -567,22 +286,22 @@ class LinkisClient(ClientSettings):
         after a timeout history is watched for another read timeout."""
         window = self.read_timeout if isinstance(exc, LinkisTimeoutError) else 1.0
         deadline = time.monotonic() + window
-        give_up = deadline + self.unreachable_timeout
+        # Job history is asked until the window ends, and while it cannot be read up to
+        # unreachable_timeout after that.
+        outage = Outage(self._transport, since=deadline)
         since = datetime.fromtimestamp(lost.sent_at - 600, tz=timezone.utc)
-        attempt = 0
         while True:
             began = time.monotonic()
             try:
                 tasks = self.list_jobs(limit=20, creator=lost.creator, start=since)
             except TransportError as failure:
-                if not failure.transient or time.monotonic() > give_up:
+                if outage.failed(failure, began) is None:
                     raise TransportError(
                         f"{exc}; the job may have started, but job history could not be read to find out "
                         f"(`%linkis history` shows it): {failure}",
                         url=exc.url, http_status=exc.http_status,
                     ) from None
-                time.sleep(self._backoff(attempt))
-                attempt += 1
+                outage.pause()
                 continue
             with self._lock:
                 known = set(self._submitted)
@@ -617,7 +336,7 @@ class LinkisClient(ClientSettings):
         except APIError:
             # Linkis answers status 1 until an engine reports progress (the Java client returns 0).
             return Progress(0.0, ())
-        return _progress_from(data)
+        return Progress.from_wire(data)
 
     def log(self, exec_id: str, from_line: int = 0, size: int = -1) -> LogChunk:
         """Entrance log from `from_line`; echo the returned `from_line` on the next call.
@@ -633,7 +352,7 @@ class LinkisClient(ClientSettings):
         if not ident:
             raise ConfigError("kill needs an execID or a taskID")
         params = {"taskID": task_id} if task_id else None
-        _data, message, _response = self._exchange("GET", f"/entrance/{self._id_path(ident)}/kill", params=params)
+        _data, message = self._transport.call("GET", f"/entrance/{self._id_path(ident)}/kill", params=params)
         return message
 
     def kill_jobs(self, exec_ids: list[str], task_ids: list[int]) -> list[dict[str, Any]]:
@@ -699,29 +418,7 @@ class LinkisClient(ClientSettings):
         """The result sets in a job's result directory, in numeric order (_2 before _10), each
         numbered by the digits before `.dolphin` (`t2_12.dolphin` is 12; numbers may have gaps)."""
         data = self._call("GET", "/filesystem/getDirFileTrees", params={"path": result_location})
-        tree = data.get("dirFileTrees")
-        files: list[ResultFile] = []
-        stack = [tree] if isinstance(tree, dict) else []
-        while stack:
-            node = stack.pop()
-            for child in node.get("children") or []:
-                if not isinstance(child, dict):
-                    continue
-                if child.get("isLeaf") is False and child.get("children"):
-                    stack.append(child)
-                    continue
-                name = str(child.get("name") or os.path.basename(str(child.get("path", ""))))
-                if not name or child.get("isLeaf") is False:
-                    continue
-                size = _as_int((child.get("properties") or {}).get("size"))
-                index = _result_index(name)
-                files.append(ResultFile(-1 if index is None else index, name, str(child.get("path") or name), size))
-        files.sort(key=lambda f: (f.index < 0, f.index, f.name))
-        # A name without a number is numbered after the others, in name order.
-        numbered = [f for f in files if f.index >= 0]
-        top = max((f.index for f in numbered), default=-1)
-        unnumbered = [f for f in files if f.index < 0]
-        return numbered + [ResultFile(top + 1 + i, f.name, f.path, f.size) for i, f in enumerate(unnumbered)]
+        return ResultFile.from_tree(data.get("dirFileTrees"))
 
     def open_file(
         self,
@@ -734,9 +431,12 @@ class LinkisClient(ClientSettings):
     ) -> ResultPage:
         """One page (counting from 1) of a result set. `null_markers`: texts (None for a JSON null)
         to find out about; those that no row holds come back in the page's `absent`."""
+        def read(response: requests.Response) -> ResultPage:
+            data, _message = self._transport.envelope(response, "GET", "/filesystem/openFile")
+            return self._result_page(data, response, page, page_size, null_markers)
+
         params = self._open_file_params(path, page, page_size, null_value)
-        data, _message, response = self._exchange("GET", "/filesystem/openFile", params=params)
-        return self._result_page(data, response, page, page_size, null_markers)
+        return self._transport.request("GET", "/filesystem/openFile", read, params=params)
 
     @staticmethod
     def _open_file_params(path: str, page: int, page_size: int, null_value: str | None) -> dict[str, Any]:
@@ -753,9 +453,9 @@ class LinkisClient(ClientSettings):
         Sent once (only a connection never made is tried again): a page that times out or meets
         a 502/503/504 is asked for again smaller by the pager (Job results, PageSizes), since the
         page's size is the likely cause and the same size would fail again."""
-        self._ensure_login()
+        self._transport.ensure_login()
         params = self._open_file_params(path, page, page_size, null_value)
-        return self._send("GET", "/filesystem/openFile", params=params, stream=True, idempotent=False)
+        return self._transport.send("GET", "/filesystem/openFile", params=params, stream=True, idempotent=False)
 
     def open_file_answer(
         self,
@@ -773,17 +473,17 @@ class LinkisClient(ClientSettings):
             response.content  # noqa: B018 - the body is read here, where a cut can be retried
         except requests.exceptions.RequestException as exc:
             response.close()
-            if _read_timed_out(exc):
+            if read_timed_out(exc):
                 # The body came too slowly: a page this big is the likely cause, so the pager
                 # asks for a smaller one rather than this one again.
-                raise self._transport_error(requests.exceptions.ReadTimeout(), "GET", response.url, 1) from None
+                raise self._transport.error(requests.exceptions.ReadTimeout(), "GET", response.url, 1) from None
             # The connection broke mid-body: the whole exchange again, with the retry policy.
             return self.open_file(path, page, page_size, **again)
         try:
-            data, _message = self._envelope(response, "GET", "/filesystem/openFile")
+            data, _message = self._transport.envelope(response, "GET", "/filesystem/openFile")
         except AuthError:
             response.close()
-            if not self._can_relogin():
+            if not self._transport.can_relogin():
                 raise
             # The session expired meanwhile: the whole exchange again, which logs in once more.
             return self.open_file(path, page, page_size, **again)
@@ -845,53 +545,33 @@ class LinkisClient(ClientSettings):
         target = Path(dest)
         if target.is_dir():
             target = target / f"{file_name or Path(path).stem or 'result'}.{output_type}"
-        self._ensure_login()
-        for attempt in (0, 1):
-            generation = self._login_generation
-            response = self._send("GET", "/filesystem/resultsetToExcel", params=params, stream=True)
-            ctype = response.headers.get("Content-Type", "")
-            if "json" in ctype or response.status_code >= 400:
-                response.content  # read the (small) error body
-                try:
-                    self._envelope(response, "GET", "/filesystem/resultsetToExcel")
-                except AuthError:
-                    if attempt == 0 and self._can_relogin():
-                        self._relogin(generation)
-                        continue
-                    raise
-                if response.status_code >= 400:
-                    raise TransportError(
-                        f"GET {self.redact(response.url)}: HTTP {response.status_code}",
-                        url=self.redact(response.url),
-                        http_status=response.status_code,
-                    )
-            partial = target.with_name(target.name + ".part")
-            try:
-                with response:
-                    chunks = response.iter_content(chunk_size)
-                    head = b""
+        response = self._transport.stream("GET", "/filesystem/resultsetToExcel", params=params)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with response:
+                chunks = response.iter_content(chunk_size)
+                head = b""
+                for chunk in chunks:
+                    head += chunk
+                    if len(head) >= len(_EXPORT_ERROR):
+                        break
+                # Any failure inside the export (no permission, a bad path or type, ...) is
+                # HTTP 200 text/plain "error(错误):<message>" (FsRestfulApi.resultsetToExcel's
+                # catch); a header set before the failure can survive, so the body decides.
+                if head.startswith(_EXPORT_ERROR):
+                    raise self._export_error(head, chunks, response)
+                with open(partial, "wb") as out:
+                    out.write(head)
                     for chunk in chunks:
-                        head += chunk
-                        if len(head) >= len(_EXPORT_ERROR):
-                            break
-                    # Any failure inside the export (no permission, a bad path or type, ...) is
-                    # HTTP 200 text/plain "error(错误):<message>" (FsRestfulApi.resultsetToExcel's
-                    # catch); a header set before the failure can survive, so the body decides.
-                    if head.startswith(_EXPORT_ERROR):
-                        raise self._export_error(head, chunks, response)
-                    with open(partial, "wb") as out:
-                        out.write(head)
-                        for chunk in chunks:
-                            out.write(chunk)
-                os.replace(partial, target)
-            except requests.exceptions.RequestException as exc:
-                partial.unlink(missing_ok=True)
-                raise self._transport_error(exc, "GET", response.url, 1) from None
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            return target
-        raise AssertionError("unreachable")  # pragma: no cover
+                        out.write(chunk)
+            os.replace(partial, target)
+        except requests.exceptions.RequestException as exc:
+            partial.unlink(missing_ok=True)
+            raise self._transport.error(exc, "GET", response.url, 1) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return target
 
     def _export_error(self, head: bytes, chunks: Iterator[bytes], response: requests.Response) -> APIError:
         body = head
@@ -906,11 +586,7 @@ class LinkisClient(ClientSettings):
     # ------------------------------------------------------------------ context manager
 
     def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
-            self._logged_in = False
+        self._transport.reset()
 
     def __enter__(self) -> "LinkisClient":
         return self
@@ -923,14 +599,6 @@ class LinkisClient(ClientSettings):
 # Integer.MAX_VALUE, the largest that its Integer parameter takes).
 _EXPORT_ERROR = "error(错误):".encode()
 _EXPORT_ALL_ROWS = 2**31 - 1
-
-
-def _read_timed_out(exc: BaseException) -> bool:
-    """Did reading a streamed body stop on the read timeout (requests wraps it in ConnectionError)?"""
-    import urllib3.exceptions
-
-    reason = exc.args[0] if exc.args else None
-    return isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.ReadTimeoutError)
 
 
 def _absent_markers(body: bytes, data: Mapping[str, Any], markers: tuple[str | None, ...]) -> frozenset[str | None]:
@@ -949,13 +617,6 @@ def _absent_markers(body: bytes, data: Mapping[str, Any], markers: tuple[str | N
         if body.count(token) == rest.count(token):
             absent.add(marker)
     return frozenset(absent)
-
-
-def _progress_from(data: Mapping[str, Any]) -> Progress:
-    info = data.get("progressInfo")
-    stages = tuple(StageProgress.from_wire(item) for item in (info or []) if isinstance(item, dict))
-    metrics = data.get("yarnMetrics")
-    return Progress(_as_progress(data.get("progress")), stages, metrics if isinstance(metrics, dict) else None)
 
 
 def _unknown_endpoint(exc: LinkisError) -> bool:

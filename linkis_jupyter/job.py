@@ -59,15 +59,16 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable
 
 from .client import LinkisClient
 from .joblog import READ_SIZE, JobLog, LogLine, is_end_line
+from .results import ResultSet, read_result_sets
 from .spec import JobSpec
-from .wire import JobState, Progress, ResultPage, StageProgress, TaskInfo
+from .transport import Outage
+from .wire import JobState, Progress, StageProgress, TaskInfo
 from .errors import (
     APIError,
     ConfigError,
@@ -78,9 +79,6 @@ from .errors import (
     LinkisTimeoutError,
     TransportError,
 )
-
-if TYPE_CHECKING:
-    from .results import Reading, ResultSet
 
 __all__ = ["Job", "JobSpec", "JobState", "JobSnapshot", "StageProgress", "LogLine"]
 
@@ -348,7 +346,7 @@ class Job:
         While the gateway cannot be reached the polls go on, each failed one reported as a
         snapshot whose `note` says so, until the client's `unreachable_timeout` has passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        down_since: float | None = None
+        outage = Outage(self.client.transport)
         next_poll = self._started + self.client.poll_interval_min
         while True:
             now = time.monotonic()
@@ -364,15 +362,14 @@ class Job:
             try:
                 snap = self.poll()
             except TransportError as exc:
-                down_since = started if down_since is None else down_since
-                down = time.monotonic() - down_since
-                if not exc.transient or down > self.client.unreachable_timeout:
+                down = outage.failed(exc, started)
+                if down is None:
                     raise
                 if on_update is not None:
                     on_update(self._snapshot([], note=f"gateway unreachable, retrying ({down:.0f} s)"))
                 next_poll = time.monotonic() + max(self.client.poll_interval_max, self.client.poll_interval_min)
                 continue
-            down_since = None
+            outage.ended()
             if on_update is not None:
                 on_update(snap)
             if snap.state.is_terminal:
@@ -485,39 +482,25 @@ class Job:
         *,
         page_size: int | None = None,
         decimal: str = "float",
-    ) -> list["ResultSet"]:
+    ) -> list[ResultSet]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
         marks the set `truncated` when it cut. Raises the job's error if it did not succeed.
         `page_size`: the first page's rows (default: the client's `page_size`); later pages grow
         while they come back quickly, and shrink when one fails (see results.PageSizes).
         Read again from the start while the gateway cannot be reached, up to the client's
         `unreachable_timeout`."""
-        down_since: float | None = None
-        attempt = 0
-        while True:
-            began = time.monotonic()
-            try:
-                return self._results_now(max_rows, page_size=page_size, decimal=decimal)
-            except TransportError as exc:
-                down_since = began if down_since is None else down_since
-                if not exc.transient or time.monotonic() - down_since > self.client.unreachable_timeout:
-                    raise
-                time.sleep(self.client._backoff(attempt))
-                attempt += 1
-
-    def _results_now(
-        self,
-        max_rows: int | None = None,
-        *,
-        page_size: int | None = None,
-        decimal: str = "float",
-    ) -> list["ResultSet"]:
-        """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
-        marks the set `truncated` when it cut. Raises the job's error if it did not succeed."""
-        from .results import NULL_MARKERS, PageSizes, Reading
-
         if max_rows is not None and max_rows < 0:
             raise ConfigError("max_rows must be 0 or more")
+
+        def read() -> list[ResultSet]:
+            return read_result_sets(self.client, self._result_location(), max_rows=max_rows, page_size=page_size,
+                                    decimal=decimal)
+
+        return Outage(self.client.transport).retry(read)
+
+    def _result_location(self) -> str:
+        """Where a finished job's result sets are ("" for none); raises the job's error if it did
+        not succeed."""
         with self._lock:
             if not self._state.is_terminal:
                 self._refresh_state()
@@ -525,126 +508,7 @@ class Job:
                 raise ConfigError(f"job {self.task_id} is still {self._state.value}: wait() for it first")
             self.raise_for_state()
             info = self._info if self._info is not None and self._info.state.is_terminal else self._job_info()
-        if not info.result_location:
-            return []
-        client = self.client
-        reading = Reading(PageSizes(page_size or client.page_size))
-        markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
-        return [self._read_result(file.index, file.path, reading, max_rows, markers, decimal)
-                for file in client.result_files(info.result_location)]
-
-    def _read_result(self, index: int, path: str, reading: "Reading", max_rows: int | None,
-                     markers: tuple[str, ...], decimal: str) -> "ResultSet":
-        from .results import Reconvert
-
-        as_text: frozenset[int] = frozenset()
-        whole: frozenset[int] = frozenset()
-        while True:
-            try:
-                return self._read_result_once(index, path, reading, max_rows, markers, decimal, as_text, whole)
-            except Reconvert as again:
-                # Rare (a column that parsed on the first pages fails on a later one, or a SQL
-                # NULL shows up after text NULLs): read again.
-                as_text, whole = as_text | again.as_text, whole | again.whole
-                reading.nulls_kept = reading.nulls_kept or again.nulls_kept
-
-    def _read_result_once(self, index: int, path: str, reading: "Reading", max_rows: int | None,
-                          markers: tuple[str, ...], decimal: str, as_text: frozenset[int],
-                          whole: frozenset[int]) -> "ResultSet":
-        from .results import ResultSet, ResultType, TableBuilder, columns_from_metadata
-
-        pages = self._pages(path, reading, max_rows, (None, *markers))
-        try:
-            first, rows, truncated = next(pages)
-            type_ = ResultType.from_wire(first.type)
-            columns = columns_from_metadata(first.metadata)
-            if type_ is not ResultType.TABLE or not columns:
-                every = list(rows)
-                for _page, rows, truncated in pages:
-                    every.extend(rows)
-                return ResultSet.from_rows(index, path, type_, first.metadata, every, truncated=truncated,
-                                           null_markers=markers, decimal=decimal)
-            builder = TableBuilder(columns, null_markers=markers, decimal=decimal, as_text=as_text, whole=whole,
-                                   nulls_kept=reading.nulls_kept)
-            metadata = first.metadata
-            builder.add(rows, first.absent)
-            del first, rows
-            for page, rows, truncated in pages:
-                builder.add(rows, page.absent)
-                page = rows = None  # type: ignore[assignment]  # not held while the next arrives
-            # A gateway that sent one SQL NULL as a JSON null does so for the job's next sets too.
-            reading.nulls_kept = builder.nulls_kept
-            return ResultSet(index, path, type_, builder.frame(), truncated, columns, metadata, builder.rows)
-        finally:
-            pages.close()
-
-    def _pages(self, path: str, reading: "Reading", max_rows: int | None,
-               markers: tuple[str | None, ...]) -> Iterator[tuple[ResultPage, list[Any], bool]]:
-        """(page, its rows within max_rows, whether max_rows cut) for each page, asking for the
-        next page while the caller converts this one: at most two pages are held. Each page's
-        size is settled before it is asked for (`reading.sizes`, see PageSizes): it grows while
-        pages come back quickly, and a page that fails for its size is asked for again smaller."""
-        from .results import KEEP_NULLS
-
-        client, sizes = self.client, reading.sizes
-        # LINKIS_NULL: Linkis 1.5+ sends a SQL NULL as a JSON null and the text NULL as text;
-        # older gateways ignore it. A user's own null_value replaces it (see LinkisClient.null_value).
-        null_value = client.null_value or KEEP_NULLS
-
-        def ask(offset: int) -> tuple[int, Any, float]:
-            """Ask for the page at row `offset`: (its size, the response or the error, seconds)."""
-            # One row more than max_rows tells whether the cap cut anything.
-            size = sizes.at(offset, None if max_rows is None else max_rows + 1 - offset)
-            began = time.monotonic()
-            try:
-                response: Any = client.open_file_request(path, offset // size + 1, size, null_value=null_value)
-            except TransportError as exc:
-                response = exc
-            return size, response, time.monotonic() - began
-
-        def fetch(offset: int, asked: tuple[int, Any, float]) -> tuple[ResultPage, int]:
-            """The page at `offset` from the request `asked` sent, and its size."""
-            while True:
-                size, response, waited = asked
-                began = time.monotonic()
-                try:
-                    if isinstance(response, Exception):
-                        raise response
-                    page = client.open_file_answer(response, path, offset // size + 1, size,
-                                                   null_value=null_value, null_markers=markers)
-                except (TransportError, APIError) as exc:
-                    if not sizes.failed(size, exc):
-                        raise
-                    asked = ask(offset)
-                    continue
-                sizes.took(size, waited + time.monotonic() - began)
-                return page, size
-
-        read = 0
-        current, size = fetch(0, ask(0))
-        following = None
-        # The next page is asked for in a thread, which waits for the gateway while the caller
-        # converts this page; its body is read and parsed here, after the conversion: parsing in
-        # the thread would fight the conversion for the GIL and gain nothing.
-        with ThreadPoolExecutor(1, thread_name_prefix="linkis-page") as pool:
-            try:
-                while True:
-                    rows = current.rows
-                    if max_rows is not None and read + len(rows) > max_rows:
-                        yield current, rows[: max_rows - read], True
-                        return
-                    read += len(rows)
-                    if len(rows) >= size:
-                        following = pool.submit(ask, read)
-                    yield current, rows, False
-                    if following is None:
-                        return
-                    del rows
-                    pending, following = following, None
-                    current, size = fetch(read, pending.result())
-            finally:
-                if following is not None:
-                    following.add_done_callback(_close_response)
+        return info.result_location or ""
 
     # ------------------------------------------------------------------ context manager
 
@@ -666,10 +530,3 @@ class Job:
         except LinkisError:
             pass
 
-
-def _close_response(future: Any) -> None:
-    """A page asked for and then not needed: give its connection back."""
-    if not future.cancelled() and future.exception() is None:
-        _size, response, _seconds = future.result()
-        if not isinstance(response, Exception):
-            response.close()

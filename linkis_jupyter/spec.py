@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "submit_body", "execute_body"]
+__all__ = ["JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "endpoint_for", "submit_body", "execute_body"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,25 @@ class JobSpec:
 
     def _configuration(self) -> dict[str, Any]:
         return {"startup": dict(self.startup), "runtime": dict(self.runtime), "special": dict(self.special)}
+
+
+def endpoint_for(spec: JobSpec, version: str | None, *, api: str, proxy_method: str, execute_before: bool) -> str:
+    """Where a job goes, "submit" or "execute", as LinkisClient.api (`api`) says: auto sends a job
+    with a `version` to /entrance/submit, unless this gateway took such a job through
+    /entrance/execute before (`execute_before`: a 0.x gateway), and one without to execute."""
+    chosen = api
+    if chosen == "auto":
+        chosen = "submit" if version and not execute_before else "execute"
+    if chosen == "submit" and not version:
+        raise ConfigError(f"engine {spec.engine_name!r} has no version, and /entrance/submit needs one: write "
+                          f"it ('{spec.engine_name}-<version>') or set LinkisClient.engine_versions")
+    if chosen == "execute" and spec.engine_version and api == "execute":
+        raise ConfigError(f"/entrance/execute runs the server's own {spec.engine_name} version: drop "
+                          f"'-{spec.engine_version}' from the engine, or set LinkisClient.api to auto")
+    if chosen == "execute" and proxy_method == "execute_user":
+        raise ConfigError("a proxy user through executeUser needs /entrance/submit: give the engine a version "
+                          "(or LinkisClient.engine_versions) so the job goes there")
+    return chosen
 
 
 def submit_body(spec: JobSpec, *, version: str, execute_user: str, body_execute_user: bool = False) -> dict[str, Any]:

@@ -5,6 +5,7 @@ as a number or a string, progress as a float or a string such as "1.0f", times i
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -87,6 +88,14 @@ class Progress:
     progress: float  # 0..1
     stages: tuple[StageProgress, ...] = ()
     yarn_metrics: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> "Progress":
+        """A progress or progressWithResource reply."""
+        info = data.get("progressInfo")
+        stages = tuple(StageProgress.from_wire(item) for item in (info or []) if isinstance(item, dict))
+        metrics = data.get("yarnMetrics")
+        return cls(_as_progress(data.get("progress")), stages, metrics if isinstance(metrics, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,33 @@ class ResultFile:
     name: str
     path: str
     size: int | None = None
+
+    @classmethod
+    def from_tree(cls, tree: Any) -> "list[ResultFile]":
+        """The result sets of a getDirFileTrees reply, in numeric order (_2 before _10), each
+        numbered by the digits before `.dolphin` (`t2_12.dolphin` is 12; numbers may have gaps)."""
+        files: list[ResultFile] = []
+        stack = [tree] if isinstance(tree, dict) else []
+        while stack:
+            node = stack.pop()
+            for child in node.get("children") or []:
+                if not isinstance(child, dict):
+                    continue
+                if child.get("isLeaf") is False and child.get("children"):
+                    stack.append(child)
+                    continue
+                name = str(child.get("name") or os.path.basename(str(child.get("path", ""))))
+                if not name or child.get("isLeaf") is False:
+                    continue
+                size = _as_int((child.get("properties") or {}).get("size"))
+                index = _result_index(name)
+                files.append(cls(-1 if index is None else index, name, str(child.get("path") or name), size))
+        files.sort(key=lambda f: (f.index < 0, f.index, f.name))
+        # A name without a number is numbered after the others, in name order.
+        numbered = [f for f in files if f.index >= 0]
+        top = max((f.index for f in numbered), default=-1)
+        unnumbered = [f for f in files if f.index < 0]
+        return numbered + [cls(top + 1 + i, f.name, f.path, f.size) for i, f in enumerate(unnumbered)]
 
 
 @dataclass(frozen=True)
