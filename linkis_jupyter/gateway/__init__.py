@@ -3,9 +3,11 @@
     with EmbeddedGateway(data_dir, users={"alice": "pw"}) as gw:
         requests.post(gw.url + "/api/rest_j/v1/user/login", json={...})
 
-The class is in server.py; the routes in app.py and files.py, over web.py's envelope and auth;
-jobs.py and engines.py do the work, storage.py keeps job history and the users' areas, dolphin.py
-is Linkis' result-set format.
+A reading order: server.py (EmbeddedGateway: options, start, stop); app.py (the route table:
+every endpoint and the function answering it); web.py (the one request handler: faults, auth,
+Linkis' envelope) with auth.py (sessions, tokens, proxy rules); the routes_*.py modules, one per
+area; jobs.py (the entrance: queue, states, logs, history lag) over engines.py and its
+engine_*.py; storage.py (job history, the users' areas); dolphin.py (Linkis' result-set format).
 """
 from __future__ import annotations
 

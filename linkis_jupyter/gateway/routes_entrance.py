@@ -83,6 +83,17 @@ def _by_task_id(req: GatewayHandler, raw_id: str) -> tuple[str, str | None]:
     return row["status"], None
 
 
+def _running_exec_id(req: GatewayHandler, raw_id: str, finished: str, method: str) -> str:
+    """The execID in the path, or for a taskID there the execID of the job while it runs; a
+    taskID of a finished job, or of one the entrance no longer holds, is answered `finished`."""
+    if not _task_id_path(req, raw_id):
+        return raw_id
+    status, live = _by_task_id(req, raw_id)
+    if JobState(status).is_terminal or live is None:
+        raise ApiError(1, finished, method=method)
+    return live
+
+
 def _lookup(req: GatewayHandler, exec_id: str) -> tuple[EntranceJob | None, dict[str, Any] | None]:
     """(job in the entrance, or None; else its history row when the entrance once held it)."""
     job = req.gw.jobs.get(exec_id)
@@ -173,11 +184,7 @@ def _progress_or_task(req: GatewayHandler, exec_id: str, method: str) -> dict[st
 
 def job_log(req: GatewayHandler, exec_id: str) -> None:
     method = f"/api/entrance/{exec_id}/log"
-    if _task_id_path(req, exec_id):
-        status, live = _by_task_id(req, exec_id)
-        if JobState(status).is_terminal or live is None:
-            raise ApiError(1, MSG_LOG_GONE, method=method)
-        exec_id = live
+    exec_id = _running_exec_id(req, exec_id, MSG_LOG_GONE, method)
     from_line = max(req.int_arg("fromLine", 0) or 0, 0)
     size = req.int_arg("size", 100)
     distinct = req.get_query_argument("distinctLevel", "true") != "false"
@@ -200,11 +207,7 @@ def job_log(req: GatewayHandler, exec_id: str) -> None:
 
 async def kill(req: GatewayHandler, exec_id: str) -> None:
     method = f"/api/entrance/{exec_id}/kill"
-    if _task_id_path(req, exec_id):
-        status, live = _by_task_id(req, exec_id)
-        if JobState(status).is_terminal or live is None:
-            raise ApiError(1, MSG_KILL_DONE, method=method)
-        exec_id = live
+    exec_id = _running_exec_id(req, exec_id, MSG_KILL_DONE, method)
     raw_task = req.get_query_argument("taskID", None)
     job = req.gw.jobs.get(exec_id)
     if job is not None:
