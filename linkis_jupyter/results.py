@@ -27,21 +27,10 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = [
-    "ResultType",
-    "ResultSet",
-    "Reading",
-    "PageSizes",
-    "read_result_sets",
-    # The conversion, from frames.py:
-    "Column",
-    "NULL_MARKERS",
-    "NULL_TEXT",
-    "KEEP_NULLS",
-    "Reconvert",
-    "TableBuilder",
-    "columns_from_metadata",
-    "pandas_dtype_for",
-    "table_to_dataframe",
+    "ResultType", "ResultSet", "Reading", "PageSizes", "read_result_sets",
+    # The conversion, re-exported from frames.py, where it lives:
+    "Column", "NULL_MARKERS", "NULL_TEXT", "KEEP_NULLS", "Reconvert", "TableBuilder", "columns_from_metadata",
+    "pandas_dtype_for", "table_to_dataframe",
 ]
 
 
