@@ -16,18 +16,51 @@ Log lines are shown as they arrive, each batch as an output of its own so that t
 notebook after the cell ends (a widget's content would be lost with its state). WARN and ERROR
 lines are set apart: by colour and CSS class in HTML (`linkis-log-warn`, `linkis-log-error`), by a
 `[WARN]`/`[ERROR]` prefix in plain text, and also by colour in a terminal.
+
+The same words describe a job-history record for `%linkis status` and `%linkis history`
+(`format_task` and its parts), and `frontend(shell)` is the one place that tells a kernel from a
+terminal IPython.
 """
 from __future__ import annotations
 
 import html
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.displaypub import DisplayPublisher
 from IPython.display import display
 
 from .job import JobSnapshot, JobState, LogLine, StageProgress
+
+if TYPE_CHECKING:
+    from .wire import TaskInfo
+
+__all__ = [
+    "LOG_LEVELS",
+    "PROGRESS_KINDS",
+    "JobReporter",
+    "LogView",
+    "Frontend",
+    "NoProgress",
+    "Status",
+    "TextProgress",
+    "WidgetProgress",
+    "choose_progress",
+    "format_duration",
+    "format_elapsed",
+    "format_error",
+    "format_stages",
+    "format_state",
+    "format_task",
+    "format_time",
+    "frontend",
+    "lines_at_level",
+    "make_reporter",
+    "render_log_html",
+    "render_log_text",
+]
 
 PROGRESS_KINDS = ("auto", "widget", "text", "none")
 LOG_LEVELS = ("all", "info", "warn", "error", "none")
@@ -118,6 +151,84 @@ class Status:
         return " · ".join(parts)
 
 
+# -- a job-history record as text (%linkis status, %linkis history) ---------------------------
+
+def format_time(moment: datetime | None) -> str:
+    """A server time in the local time zone, to the second."""
+    if moment is None:
+        return ""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_state(info: TaskInfo) -> str:
+    """The state's name, or Linkis' own word for a status this package does not know."""
+    return info.state.value if info.state is not JobState.UNKNOWN else info.status
+
+
+def format_duration(info: TaskInfo) -> str:
+    """How long the job ran: Linkis' costTime, else created to updated once it has ended."""
+    if info.cost_time:
+        return format_elapsed(info.cost_time / 1000)
+    if info.created is not None and info.updated is not None and info.state.is_terminal:
+        return format_elapsed((info.updated - info.created).total_seconds())
+    return ""
+
+
+def format_error(info: TaskInfo) -> str:
+    """"errCode: errDesc", or "" when the job has neither."""
+    if info.err_code is None and not info.err_desc:
+        return ""
+    code = f"{info.err_code}: " if info.err_code is not None else ""
+    return code + (info.err_desc or "").strip()
+
+
+def format_task(info: TaskInfo) -> str:
+    """`%linkis status`: "Linkis task N: state · progress · engine run type · created … · took …",
+    and the error on a line of its own."""
+    parts = [f"Linkis task {info.task_id}: {format_state(info)}"]
+    if not info.state.is_terminal:
+        parts.append(f"{info.progress:.0%}")
+    if info.engine_type or info.run_type:
+        parts.append(" ".join(p for p in (info.engine_type, info.run_type) if p))
+    if info.created is not None:
+        parts.append(f"created {format_time(info.created)}")
+    duration = format_duration(info)
+    if duration:
+        parts.append(f"took {duration}")
+    text = " · ".join(parts)
+    error = format_error(info)
+    if error:
+        text += f"\nerror {error}"
+    return text
+
+
+# -- where the output goes -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Frontend:
+    """What the reporters need to know of the shell a cell runs in."""
+
+    kernel: bool  # a kernel: its frontend may render widgets
+    terminal: bool  # a terminal IPython: every display update prints as a new line
+    tty: bool  # a terminal on a tty: "\r" rewrites a line, and ANSI colours show
+
+
+def frontend(shell: Any) -> Frontend:
+    terminal = shell is not None and type(getattr(shell, "display_pub", None)) is DisplayPublisher
+    return Frontend(
+        kernel=getattr(shell, "kernel", None) is not None,
+        terminal=terminal,
+        tty=terminal and _isatty(sys.stdout),
+    )
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 # -- progress ---------------------------------------------------------------------------------
 
 class NoProgress:
@@ -138,8 +249,8 @@ class TextProgress:
         self._last = ""
         # A terminal IPython prints every display update as a new line; there the line is
         # rewritten with "\r" instead. Piped output (not a tty) only gets state changes.
-        self._plain = shell is not None and type(getattr(shell, "display_pub", None)) is DisplayPublisher
-        self._tty = self._plain and _isatty(sys.stdout)
+        where = frontend(shell)
+        self._plain, self._tty = where.terminal, where.tty
         self._last_state: JobState | None | str = "unset"
 
     def show(self, status: Status) -> None:
@@ -252,8 +363,7 @@ class LogView:
         if level not in _THRESHOLD:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
         self.level = level
-        plain = shell is not None and type(getattr(shell, "display_pub", None)) is DisplayPublisher
-        self._color = plain and _isatty(sys.stdout)
+        self._color = frontend(shell).tty
 
     def show(self, lines: Iterable[LogLine]) -> None:
         shown = lines_at_level(lines, self.level)
@@ -322,7 +432,7 @@ def choose_progress(kind: str, shell: Any = None) -> str:
         raise ValueError(f"progress must be one of {', '.join(PROGRESS_KINDS)}, not {kind!r}")
     if kind != "auto":
         return kind
-    return "widget" if getattr(shell, "kernel", None) is not None else "text"
+    return "widget" if frontend(shell).kernel else "text"
 
 
 def make_reporter(progress: str = "auto", log: str = "all", shell: Any = None) -> JobReporter:
@@ -339,28 +449,3 @@ def make_reporter(progress: str = "auto", log: str = "all", shell: Any = None) -
         view = NoProgress()
     return JobReporter(progress=view, log=LogView(log, shell))
 
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-__all__ = [
-    "LOG_LEVELS",
-    "PROGRESS_KINDS",
-    "JobReporter",
-    "LogView",
-    "NoProgress",
-    "Status",
-    "TextProgress",
-    "WidgetProgress",
-    "choose_progress",
-    "format_elapsed",
-    "format_stages",
-    "lines_at_level",
-    "make_reporter",
-    "render_log_html",
-    "render_log_text",
-]

@@ -32,7 +32,18 @@ from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validat
 
 from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, magic_doc, parse
 from .client import LinkisClient
-from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, LogView, make_reporter
+from .display import (
+    LOG_LEVELS,
+    PROGRESS_KINDS,
+    JobReporter,
+    LogView,
+    format_duration,
+    format_error,
+    format_state,
+    format_task,
+    format_time,
+    make_reporter,
+)
 from .errors import ConfigError, JobError, LinkisError, TransportError
 from .job import Job, JobState
 from .spec import JobSpec
@@ -360,7 +371,7 @@ class LinkisMagics(Magics):
         if job.state is not info.state:
             # Job history learns the end after the entrance, which has said so already.
             info = dataclasses.replace(info, state=job.state, status=job.state.value)
-        print(_status_text(info))
+        print(format_task(info))
 
     def _cmd_log(self, args: Namespace) -> None:
         job = Job.attach(self.client, args.task)
@@ -394,12 +405,12 @@ class LinkisMagics(Magics):
         rows = [
             {
                 "task": info.task_id,
-                "state": info.state.value if info.state is not JobState.UNKNOWN else info.status,
+                "state": format_state(info),
                 "engine": info.engine_type or "",
                 "run type": info.run_type or "",
-                "created": _local_time(info.created),
-                "duration": _duration(info),
-                "error": _error_text(info),
+                "created": format_time(info.created),
+                "duration": format_duration(info),
+                "error": format_error(info),
             }
             for info in self.client.list_jobs(limit=limit)
         ]
@@ -489,47 +500,6 @@ def _show_setting(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return "" if value is None else str(value)
-
-
-def _local_time(moment: Any) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(info: Any) -> str:
-    from .display import format_elapsed
-
-    if info.cost_time:
-        return format_elapsed(info.cost_time / 1000)
-    if info.created is not None and info.updated is not None and info.state.is_terminal:
-        return format_elapsed((info.updated - info.created).total_seconds())
-    return ""
-
-
-def _error_text(info: Any) -> str:
-    if info.err_code is None and not info.err_desc:
-        return ""
-    code = f"{info.err_code}: " if info.err_code is not None else ""
-    return code + (info.err_desc or "").strip()
-
-
-def _status_text(info: Any) -> str:
-    parts = [f"Linkis task {info.task_id}: {info.state.value if info.state is not JobState.UNKNOWN else info.status}"]
-    if not info.state.is_terminal:
-        parts.append(f"{info.progress:.0%}")
-    if info.engine_type or info.run_type:
-        parts.append(" ".join(p for p in (info.engine_type, info.run_type) if p))
-    if info.created is not None:
-        parts.append(f"created {_local_time(info.created)}")
-    duration = _duration(info)
-    if duration:
-        parts.append(f"took {duration}")
-    text = " · ".join(parts)
-    error = _error_text(info)
-    if error:
-        text += f"\nerror {error}"
-    return text
 
 
 LinkisMagics.linkis.__doc__ = magic_doc()
