@@ -5,9 +5,10 @@
     %%linkis -e spark -t sql -o df --var day=$today
     select * from sales where dt = '${day}'
 
-`LinkisMagics` only arranges a job: it parses the options, builds a `JobSpec`, follows the `Job`
-with a reporter from display.py, and delivers the results. HTTP lives in client.py, the job's
-lifecycle in job.py, result decoding in results.py.
+`LinkisMagics` only arranges a job, in five steps: the options (`CellOptions`, arguments.py), a
+`JobSpec`, the submit, following the `Job` with a reporter from display.py, and delivering the
+results. An interrupt kills the job (`_kill_on_interrupt`). The `%linkis` subcommands are in
+commands.py; HTTP lives in client.py, the job's lifecycle in job.py, result reading in results.py.
 
 Every default of `%%linkis` is a trait (`c.LinkisMagics.engine = "hive"` in ipython_config.py, or
 `%config LinkisMagics.max_rows = 500`); the connection is a `LinkisClient` configured as
@@ -15,35 +16,21 @@ Every default of `%%linkis` is a trait (`c.LinkisMagics.engine = "hive"` in ipyt
 """
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import signal
 import sys
 import threading
-from argparse import Namespace
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import HTML, Image, display
 from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
 
-from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, magic_doc, parse
+from . import commands
+from .arguments import SUBCOMMANDS, CellOptions, magic_doc
 from .client import LinkisClient
-from .display import (
-    LOG_LEVELS,
-    PROGRESS_KINDS,
-    JobReporter,
-    LogView,
-    format_duration,
-    format_error,
-    format_state,
-    format_task,
-    format_time,
-    make_reporter,
-)
+from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
 from .job import Job, JobState
 from .spec import JobSpec
@@ -138,11 +125,12 @@ class LinkisMagics(Magics):
     def client(self) -> LinkisClient:
         """The LinkisClient every command uses; built on first use from `c.LinkisClient.*`."""
         if self._client is None:
-            self._use_client(LinkisClient(parent=self))
+            self.use_client(LinkisClient(parent=self))
         assert self._client is not None
         return self._client
 
-    def _use_client(self, client: LinkisClient) -> None:
+    def use_client(self, client: LinkisClient) -> None:
+        """Make `client` the connection from now on (`%linkis connect`); the old one is closed."""
         old, self._client = self._client, client
         configurables = getattr(self.shell, "configurables", None)
         if configurables is not None:
@@ -154,7 +142,7 @@ class LinkisMagics(Magics):
             old.close()
 
     @property
-    def _user_ns(self) -> dict[str, Any] | None:
+    def user_ns(self) -> dict[str, Any] | None:
         """Where `$name` values come from."""
         return self.shell.user_ns if self.shell is not None else None
 
@@ -164,12 +152,12 @@ class LinkisMagics(Magics):
     @line_cell_magic
     def linkis(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
-            return self._line_command(line)
-        options = CellOptions.from_line(line, self, self._user_ns)
+            return commands.run(self, line)
+        options = CellOptions.from_line(line, self, self.user_ns)
         spec = self._job_spec(options, cell)
         job = self._submit(spec)
-        self._follow(job, options)
-        return self._deliver(job, options)
+        self.follow(job, options)
+        return self.deliver(job, options)
 
     def kill_running_jobs(self, confirm_timeout: float = 2.0) -> None:
         """Kill every job a cell of this shell is waiting on (a kernel shutting down calls this
@@ -216,14 +204,14 @@ class LinkisMagics(Magics):
                 shutting_down = self._shutting_down
         if shutting_down or interrupted:
             try:
-                self._kill_on_interrupt(job, make_reporter("none", "none", self.shell))
+                self._kill_on_interrupt(job)
             finally:
                 with self._running_lock:
                     self._running.discard(job)
             raise KeyboardInterrupt
         return job
 
-    def _follow(self, job: Job, options: CellOptions) -> None:
+    def follow(self, job: Job, options: CellOptions) -> None:
         """Wait for the job, showing progress and log; interrupting kills the job."""
         with self._running_lock:
             self._running.add(job)
@@ -235,7 +223,7 @@ class LinkisMagics(Magics):
             reporter.start(job.task_id)
             job.wait(on_update=reporter, timeout=options.timeout or None)
         except KeyboardInterrupt:
-            self._kill_on_interrupt(job, reporter or make_reporter("none", "none", self.shell))
+            self._kill_on_interrupt(job, reporter)
             # A fresh interrupt from here: the one caught may have come from deep inside an
             # HTTP read, and its traceback says nothing to the user.
             raise KeyboardInterrupt from None
@@ -250,9 +238,10 @@ class LinkisMagics(Magics):
             with self._running_lock:
                 self._running.discard(job)
 
-    def _kill_on_interrupt(self, job: Job, reporter: JobReporter) -> None:
-        """The interrupt ladder: kill at once, confirm briefly, say what happened. A second
-        interrupt only stops the waiting for the confirmation."""
+    def _kill_on_interrupt(self, job: Job, reporter: JobReporter | None = None) -> None:
+        """The interrupt ladder: kill at once, confirm briefly, say what happened (in the progress
+        display too, when there is one). A second interrupt only stops the waiting for the
+        confirmation."""
         task = job.task_id
         try:
             confirmed = job.kill(confirm_timeout=self.kill_timeout)
@@ -264,17 +253,19 @@ class LinkisMagics(Magics):
         except LinkisError as e:
             confirmed, problem = False, f"the kill failed: {e}"
         if confirmed:
-            reporter.finish(JobState.CANCELLED)
+            if reporter is not None:
+                reporter.finish(JobState.CANCELLED)
             print(f"Linkis job {task} cancelled", file=sys.stderr)
         else:
-            reporter.finish(job.state, note="kill not confirmed")
+            if reporter is not None:
+                reporter.finish(job.state, note="kill not confirmed")
             print(
                 f"Linkis job {task} may still be running ({problem}); check it with `%linkis status {task}`, "
                 f"stop it with `%linkis kill {task}`",
                 file=sys.stderr,
             )
 
-    def _deliver(self, job: Job, options: CellOptions) -> Any:
+    def deliver(self, job: Job, options: CellOptions) -> Any:
         """Fetch the result sets; store them (-o); show them unless quiet. The last result set,
         when it is a table, is the cell's value instead of being displayed."""
         results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows)
@@ -291,177 +282,6 @@ class LinkisMagics(Magics):
             if result.truncated:
                 print(_truncation_note(result, job.task_id, options.max_rows), file=sys.stderr)
         return value
-
-    # -- %linkis SUBCOMMAND -----------------------------------------------------------------
-
-    def _line_command(self, line: str) -> Any:
-        if not line.strip():
-            raise UsageError(f"%linkis needs a subcommand: {', '.join(SUBCOMMANDS)} (see %linkis?)")
-        args = parse(LINE_PARSER, line)
-        handler: Callable[[Namespace], Any] = getattr(self, f"_cmd_{args.command}")
-        return handler(args)
-
-    def _cmd_config(self, args: Namespace) -> Any:
-        import pandas as pd
-
-        rows = [(f"LinkisMagics.{name}", _show_setting(getattr(self, name)), self._setting_source(name))
-                for name in sorted(self.trait_names(config=True))]
-        rows += [(f"LinkisClient.{name}", value, source) for name, value, source in self.client.describe_config()]
-        return pd.DataFrame(rows, columns=["setting", "value", "source"])
-
-    def _setting_source(self, name: str) -> str:
-        if name in self.config.get(type(self).__name__, {}):
-            return "config"
-        trait = self.traits()[name]
-        return "default" if getattr(self, name) == trait.default() else "set"
-
-    def _cmd_connect(self, args: Namespace) -> None:
-        token = expand_value("--token", "token", args.token, self._user_ns) if args.token else None
-        try:
-            client = LinkisClient(parent=self, gateway_url=args.url, user=args.user, token=token,
-                                  proxy_user=args.proxy_user)
-            if token is not None:
-                client.auth = "token"
-        except (TraitError, ConfigError) as e:
-            raise UsageError(f"%linkis connect: {e}") from None
-        if client.auth_method == "token" and not client.user:
-            raise UsageError("%linkis connect: a token needs a user too (--user NAME)")
-        if client.auth_method == "none":
-            self._use_client(client)
-            how = "`%linkis login`" if client.user else "`%linkis login --user NAME`"
-            print(f"Gateway {client.gateway_url}: run {how} to log in")
-            return
-        # Checked before it replaces the current connection, so a failed connect changes nothing.
-        try:
-            client.check()
-        except BaseException:
-            client.close()
-            raise
-        self._use_client(client)
-        print(f"Connected to {client.gateway_url} as {client.execute_user} ({client.auth_method})")
-
-    def _cmd_login(self, args: Namespace) -> None:
-        client = self.client
-        user = args.user or client.user
-        if not user:
-            raise UsageError("%linkis login: no user is configured; use %linkis login --user NAME")
-        # Looked up on the module at call time: ipykernel replaces getpass.getpass with a version
-        # that asks the frontend for it in a password box; the answer is never part of the notebook.
-        password = getpass.getpass(f"Linkis password for {user} at {client.gateway_url}: ")
-        if not password:
-            raise UsageError("%linkis login: no password given; nothing changed")
-        before = (client.user, client.password, client.auth)
-        client.user, client.password, client.auth = user, password, "password"
-        try:
-            client.login()
-        except BaseException:
-            client.user, client.password, client.auth = before
-            raise
-        print(f"Logged in to {client.gateway_url} as {client.execute_user}")
-
-    def _cmd_logout(self, args: Namespace) -> None:
-        client = self.client
-        client.logout()
-        client.password = ""
-        print(f"Logged out of {client.gateway_url}")
-
-    def _cmd_status(self, args: Namespace) -> None:
-        job = Job.attach(self.client, args.task)
-        info = job.info
-        if job.state is not info.state:
-            # Job history learns the end after the entrance, which has said so already.
-            info = dataclasses.replace(info, state=job.state, status=job.state.value)
-        print(format_task(info))
-
-    def _cmd_log(self, args: Namespace) -> None:
-        job = Job.attach(self.client, args.task)
-        job.log()
-        LogView(args.log, self.shell).show(job.log_lines())
-
-    def _cmd_kill(self, args: Namespace) -> None:
-        job = Job.attach(self.client, args.task)
-        if job.state.is_terminal:
-            # Nothing is sent: killing a finished job can flip its history record to Cancelled.
-            print(f"Linkis job {args.task} already ended {job.state.value}; nothing to kill")
-            return
-        if job.kill(confirm_timeout=self.kill_timeout):
-            print(f"Linkis job {args.task} cancelled")
-        else:
-            print(f"Kill sent, but Linkis job {args.task} is not confirmed Cancelled yet ({job.state.value}); "
-                  f"check with `%linkis status {args.task}`", file=sys.stderr)
-
-    def _cmd_attach(self, args: Namespace) -> Any:
-        options = CellOptions.from_args(args, self)
-        job = Job.attach(self.client, args.task)
-        self._follow(job, options)
-        return self._deliver(job, options)
-
-    def _cmd_history(self, args: Namespace) -> Any:
-        import pandas as pd
-
-        limit = self.history_limit if args.limit is None else args.limit
-        if limit < 1:
-            raise UsageError("%linkis history: -n must be at least 1")
-        rows = [
-            {
-                "task": info.task_id,
-                "state": format_state(info),
-                "engine": info.engine_type or "",
-                "run type": info.run_type or "",
-                "created": format_time(info.created),
-                "duration": format_duration(info),
-                "error": format_error(info),
-            }
-            for info in self.client.list_jobs(limit=limit)
-        ]
-        columns = ["task", "state", "engine", "run type", "created", "duration", "error"]
-        return pd.DataFrame(rows, columns=columns)
-
-    def _cmd_result(self, args: Namespace) -> Any:
-        options = CellOptions.from_args(args, self)
-        job = Job.attach(self.client, args.task)
-        if not job.state.is_terminal:
-            raise UsageError(f"%linkis result: Linkis job {args.task} is still {job.state.value}; "
-                             f"`%linkis attach {args.task}` follows it and shows its results")
-        return self._deliver(job, options)
-
-    def _cmd_download(self, args: Namespace) -> None:
-        fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
-        if args.max_rows == 0 or args.max_rows < -1:
-            raise UsageError("%linkis download: --max-rows must be 1 or more, or -1 for every row")
-        info = self.client.job_info(args.task)
-        state = info.state
-        if not state.is_terminal:
-            # Job history says Running for a moment after the entrance has ended a job (Linkis
-            # persists the end afterwards): the entrance, asked through a Job, knows first.
-            job = Job.attach(self.client, args.task)
-            job.poll()
-            state = job.state
-        if not state.is_success:
-            raise UsageError(f"%linkis download: Linkis job {args.task} is {state.value}, it has no results")
-        files = self.client.result_files(info.result_location) if info.result_location else []
-        if not files:
-            raise UsageError(f"%linkis download: Linkis job {args.task} has no result sets")
-        # --index is the number a cell shows on a result set (ResultSet.index, from its file
-        # name), not a position: numbers can have gaps (Linkis' SQLSession.setResultSetNum).
-        chosen = files[0] if args.index is None else next((f for f in files if f.index == args.index), None)
-        if chosen is None:
-            numbers = [f.index for f in files]
-            allowed = (f"{numbers[0]}..{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1))
-                       else "one of " + ", ".join(map(str, numbers)))
-            raise UsageError(
-                f"%linkis download: Linkis job {args.task} has {len(files)} result set(s), --index must be {allowed}"
-            )
-        dest = Path(args.path).expanduser()
-        if not dest.is_dir() and not dest.parent.is_dir():
-            raise UsageError(f"%linkis download: the folder {str(dest.parent)!r} does not exist")
-        written = self.client.download_result(
-            chosen.path, dest, output_type=fmt, separator=args.sep, charset=args.charset,
-            null_value=args.null, limit=None if args.max_rows == -1 else args.max_rows,
-            file_name=f"linkis-{args.task}-{chosen.index}",
-        )
-        print(f"Result set {chosen.index} of Linkis job {args.task} written to {written} "
-              f"({written.stat().st_size:,} bytes)")
 
 
 # -- delivering and describing -------------------------------------------------------------
@@ -494,12 +314,6 @@ def _truncation_note(result: ResultSet, task_id: int, max_rows: int) -> str:
         f"`%linkis result {task_id} -n -1 -o NAME`, or `%linkis download {task_id} FILE.csv"
         + (f" --index {result.index}" if result.index else "") + "` for a file."
     )
-
-
-def _show_setting(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return "" if value is None else str(value)
 
 
 LinkisMagics.linkis.__doc__ = magic_doc()

@@ -1,0 +1,231 @@
+"""The `%linkis` subcommands: the connection, and jobs by their task id.
+
+Each is a function of the `LinkisMagics` it runs in and of its parsed line (arguments.py holds
+the parsers); `run(magics, line)` picks it by the subcommand's name. A job submitted elsewhere is
+followed and delivered by the magic's own `follow` and `deliver`, as a cell's would be.
+"""
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import sys
+from argparse import Namespace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from IPython.core.error import UsageError
+from traitlets import TraitError
+
+from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, parse
+from .client import LinkisClient
+from .display import LogView, format_duration, format_error, format_state, format_task, format_time
+from .errors import ConfigError
+from .job import Job
+
+if TYPE_CHECKING:
+    from .magics import LinkisMagics
+
+__all__ = ["run"]
+
+
+def run(magics: LinkisMagics, line: str) -> Any:
+    """`%linkis SUBCOMMAND ...`: what the subcommand returns (a DataFrame for some), or None."""
+    if not line.strip():
+        raise UsageError(f"%linkis needs a subcommand: {', '.join(SUBCOMMANDS)} (see %linkis?)")
+    args = parse(LINE_PARSER, line)
+    return _COMMANDS[args.command](magics, args)
+
+
+def config(magics: LinkisMagics, args: Namespace) -> Any:
+    import pandas as pd
+
+    rows = [(f"LinkisMagics.{name}", _show_setting(getattr(magics, name)), _setting_source(magics, name))
+            for name in sorted(magics.trait_names(config=True))]
+    rows += [(f"LinkisClient.{name}", value, source) for name, value, source in magics.client.describe_config()]
+    return pd.DataFrame(rows, columns=["setting", "value", "source"])
+
+
+def _setting_source(magics: LinkisMagics, name: str) -> str:
+    if name in magics.config.get(type(magics).__name__, {}):
+        return "config"
+    trait = magics.traits()[name]
+    return "default" if getattr(magics, name) == trait.default() else "set"
+
+
+def connect(magics: LinkisMagics, args: Namespace) -> None:
+    token = expand_value("--token", "token", args.token, magics.user_ns) if args.token else None
+    try:
+        client = LinkisClient(parent=magics, gateway_url=args.url, user=args.user, token=token,
+                              proxy_user=args.proxy_user)
+        if token is not None:
+            client.auth = "token"
+    except (TraitError, ConfigError) as e:
+        raise UsageError(f"%linkis connect: {e}") from None
+    if client.auth_method == "token" and not client.user:
+        raise UsageError("%linkis connect: a token needs a user too (--user NAME)")
+    if client.auth_method == "none":
+        magics.use_client(client)
+        how = "`%linkis login`" if client.user else "`%linkis login --user NAME`"
+        print(f"Gateway {client.gateway_url}: run {how} to log in")
+        return
+    # Checked before it replaces the current connection, so a failed connect changes nothing.
+    try:
+        client.check()
+    except BaseException:
+        client.close()
+        raise
+    magics.use_client(client)
+    print(f"Connected to {client.gateway_url} as {client.execute_user} ({client.auth_method})")
+
+
+def login(magics: LinkisMagics, args: Namespace) -> None:
+    client = magics.client
+    user = args.user or client.user
+    if not user:
+        raise UsageError("%linkis login: no user is configured; use %linkis login --user NAME")
+    # Looked up on the module at call time: ipykernel replaces getpass.getpass with a version
+    # that asks the frontend for it in a password box; the answer is never part of the notebook.
+    password = getpass.getpass(f"Linkis password for {user} at {client.gateway_url}: ")
+    if not password:
+        raise UsageError("%linkis login: no password given; nothing changed")
+    before = (client.user, client.password, client.auth)
+    client.user, client.password, client.auth = user, password, "password"
+    try:
+        client.login()
+    except BaseException:
+        client.user, client.password, client.auth = before
+        raise
+    print(f"Logged in to {client.gateway_url} as {client.execute_user}")
+
+
+def logout(magics: LinkisMagics, args: Namespace) -> None:
+    client = magics.client
+    client.logout()
+    client.password = ""
+    print(f"Logged out of {client.gateway_url}")
+
+
+def status(magics: LinkisMagics, args: Namespace) -> None:
+    job = Job.attach(magics.client, args.task)
+    info = job.info
+    if job.state is not info.state:
+        # Job history learns the end after the entrance, which has said so already.
+        info = dataclasses.replace(info, state=job.state, status=job.state.value)
+    print(format_task(info))
+
+
+def log(magics: LinkisMagics, args: Namespace) -> None:
+    job = Job.attach(magics.client, args.task)
+    job.log()
+    LogView(args.log, magics.shell).show(job.log_lines())
+
+
+def kill(magics: LinkisMagics, args: Namespace) -> None:
+    job = Job.attach(magics.client, args.task)
+    if job.state.is_terminal:
+        # Nothing is sent: killing a finished job can flip its history record to Cancelled.
+        print(f"Linkis job {args.task} already ended {job.state.value}; nothing to kill")
+        return
+    if job.kill(confirm_timeout=magics.kill_timeout):
+        print(f"Linkis job {args.task} cancelled")
+    else:
+        print(f"Kill sent, but Linkis job {args.task} is not confirmed Cancelled yet ({job.state.value}); "
+              f"check with `%linkis status {args.task}`", file=sys.stderr)
+
+
+def attach(magics: LinkisMagics, args: Namespace) -> Any:
+    options = CellOptions.from_args(args, magics)
+    job = Job.attach(magics.client, args.task)
+    magics.follow(job, options)
+    return magics.deliver(job, options)
+
+
+def history(magics: LinkisMagics, args: Namespace) -> Any:
+    import pandas as pd
+
+    limit = magics.history_limit if args.limit is None else args.limit
+    if limit < 1:
+        raise UsageError("%linkis history: -n must be at least 1")
+    rows = [
+        {
+            "task": info.task_id,
+            "state": format_state(info),
+            "engine": info.engine_type or "",
+            "run type": info.run_type or "",
+            "created": format_time(info.created),
+            "duration": format_duration(info),
+            "error": format_error(info),
+        }
+        for info in magics.client.list_jobs(limit=limit)
+    ]
+    columns = ["task", "state", "engine", "run type", "created", "duration", "error"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def result(magics: LinkisMagics, args: Namespace) -> Any:
+    options = CellOptions.from_args(args, magics)
+    job = Job.attach(magics.client, args.task)
+    if not job.state.is_terminal:
+        raise UsageError(f"%linkis result: Linkis job {args.task} is still {job.state.value}; "
+                         f"`%linkis attach {args.task}` follows it and shows its results")
+    return magics.deliver(job, options)
+
+
+def download(magics: LinkisMagics, args: Namespace) -> None:
+    fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
+    if args.max_rows == 0 or args.max_rows < -1:
+        raise UsageError("%linkis download: --max-rows must be 1 or more, or -1 for every row")
+    info = magics.client.job_info(args.task)
+    state = info.state
+    if not state.is_terminal:
+        # Job history says Running for a moment after the entrance has ended a job (Linkis
+        # persists the end afterwards): the entrance, asked through a Job, knows first.
+        job = Job.attach(magics.client, args.task)
+        job.poll()
+        state = job.state
+    if not state.is_success:
+        raise UsageError(f"%linkis download: Linkis job {args.task} is {state.value}, it has no results")
+    files = magics.client.result_files(info.result_location) if info.result_location else []
+    if not files:
+        raise UsageError(f"%linkis download: Linkis job {args.task} has no result sets")
+    # --index is the number a cell shows on a result set (ResultSet.index, from its file
+    # name), not a position: numbers can have gaps (Linkis' SQLSession.setResultSetNum).
+    chosen = files[0] if args.index is None else next((f for f in files if f.index == args.index), None)
+    if chosen is None:
+        numbers = [f.index for f in files]
+        allowed = (f"{numbers[0]}..{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1))
+                   else "one of " + ", ".join(map(str, numbers)))
+        raise UsageError(
+            f"%linkis download: Linkis job {args.task} has {len(files)} result set(s), --index must be {allowed}"
+        )
+    dest = Path(args.path).expanduser()
+    if not dest.is_dir() and not dest.parent.is_dir():
+        raise UsageError(f"%linkis download: the folder {str(dest.parent)!r} does not exist")
+    written = magics.client.download_result(
+        chosen.path, dest, output_type=fmt, separator=args.sep, charset=args.charset,
+        null_value=args.null, limit=None if args.max_rows == -1 else args.max_rows,
+        file_name=f"linkis-{args.task}-{chosen.index}",
+    )
+    print(f"Result set {chosen.index} of Linkis job {args.task} written to {written} "
+          f"({written.stat().st_size:,} bytes)")
+
+
+def _show_setting(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+_COMMANDS: dict[str, Callable[[LinkisMagics, Namespace], Any]] = {
+    "config": config,
+    "connect": connect,
+    "login": login,
+    "logout": logout,
+    "status": status,
+    "log": log,
+    "kill": kill,
+    "attach": attach,
+    "history": history,
+    "result": result,
+    "download": download,
+}
