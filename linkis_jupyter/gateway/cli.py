@@ -93,6 +93,9 @@ def _default_user() -> str:
     return name if valid_user_name(name) else "linkis"
 
 
+default_user = _default_user  # the public name (demo.py uses it)
+
+
 def run(args: argparse.Namespace) -> int:
     from .server import EmbeddedGateway, GatewayConfigError
 
