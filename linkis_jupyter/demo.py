@@ -7,6 +7,7 @@ the gateway. `lab` starts the gateway and JupyterLab configured to use it, and s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import secrets
 import subprocess
@@ -38,7 +39,7 @@ def embedded_gateway(data_dir: Path | None = None, port: int = 0) -> Iterator[An
     in this process's environment and its children's, never in a notebook.
     """
     from .gateway import EmbeddedGateway
-    from .gateway.cli import _default_user as default_user
+    from .gateway.cli import default_user
 
     with tempfile.TemporaryDirectory(prefix="linkis-demo-") as tmp:
         user = default_user()
@@ -134,9 +135,7 @@ def gateway_totals(gateway: Any) -> tuple[dict[str, int], int]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    try:
-        import nbclient  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("nbclient") is None:
         print('linkis-jupyter demo: needs the demo extra: pip install "linkis-jupyter[demo]"', file=sys.stderr)
         return 2
     source = notebooks_dir() / f"{args.notebook}.ipynb"
@@ -156,9 +155,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def lab(args: argparse.Namespace) -> int:
-    try:
-        import jupyterlab  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("jupyterlab") is None:
         print('linkis-jupyter lab: needs JupyterLab: pip install "linkis-jupyter[lab]"', file=sys.stderr)
         return 2
     with embedded_gateway(data_dir=Path(args.data_dir).expanduser() if args.data_dir else None) as gateway:
@@ -179,7 +176,8 @@ def lab(args: argparse.Namespace) -> int:
             return 0
 
 
-def add_parsers(commands: Any) -> None:
+def add_parser(commands: Any) -> None:
+    """The `demo` and `lab` subcommands of `linkis-jupyter`."""
     parser = commands.add_parser(
         "demo",
         help="run an example notebook against the embedded gateway and summarise it",

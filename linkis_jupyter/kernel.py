@@ -6,21 +6,21 @@ One class serves every variant; its kernel.json (kernelspec/) sets the engine an
         --LinkisKernel.engine=spark --LinkisKernel.run_type=sql
 
 Cells are routed by an IPython input transformer (`route_cell`), not by rewriting the code string
-in `do_execute`, so history and `In[]` keep what the user typed.
+in `do_execute`, so history and `In[]` keep what the user typed. `linkis-jupyter install`
+(install.py) installs the kernelspecs.
 """
 from __future__ import annotations
 
-import json
-import shutil
-import sys
-import tempfile
-from pathlib import Path
+from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Unicode
 
 from . import __version__
+from .install import install_kernelspecs, kernelspec_dirs  # their home before install.py
 from .spec import RUN_TYPE_LANGUAGE
+
+__all__ = ["LANGUAGES", "LinkisKernel", "route_cell", "install_kernelspecs", "kernelspec_dirs"]
 
 # What JupyterLab needs to highlight each run type (codemirror_mode) and to name saved files.
 LANGUAGES = {
@@ -70,7 +70,7 @@ class LinkisKernel(IPythonKernel):
     engine = Unicode("spark", help="Engine of every cell's job, with an optional version: spark-3.2.1.").tag(config=True)
     run_type = Unicode("sql", help="Run type of every cell's job: sql, py, scala, hql, python, shell ...").tag(config=True)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         from .magics import LinkisMagics
 
@@ -81,7 +81,7 @@ class LinkisKernel(IPythonKernel):
         self.shell.input_transformers_cleanup.append(route_cell)
         self.language_info = dict(LANGUAGES[RUN_TYPE_LANGUAGE.get(self.run_type, "python")])
 
-    def do_shutdown(self, restart):
+    def do_shutdown(self, restart: bool) -> Any:
         # Shutdown and restart requests arrive on the control thread while a cell may still be
         # waiting on its job in the shell thread: kill the job here so it does not outlive us.
         self.magics.kill_running_jobs()
@@ -92,34 +92,3 @@ if __name__ == "__main__":
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(kernel_class=LinkisKernel)
-
-
-def kernelspec_dirs() -> list[Path]:
-    """The kernelspec folders shipped with the package (a wheel) or beside it (a source checkout)."""
-    here = Path(__file__).parent
-    for root in (here / "kernelspec", here.parent / "kernelspec"):
-        if root.is_dir():
-            return sorted(p for p in root.iterdir() if (p / "kernel.json").is_file())
-    return []
-
-
-def install_kernelspecs(user: bool = False, prefix: str | None = None, executable: str = sys.executable) -> list[str]:
-    """Install every Linkis kernelspec with an absolute interpreter path, and return where.
-
-    The kernel.json shipped in the wheel says `python`, which Jupyter maps to its own interpreter;
-    frontends that do not (VS Code, another environment's Jupyter) need the absolute path
-    (sparkmagic's users edited kernel.json by hand: jupyter-incubator/sparkmagic#963).
-    """
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    manager = KernelSpecManager()
-    installed = []
-    for source in kernelspec_dirs():
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / source.name
-            shutil.copytree(source, target)
-            spec = json.loads((target / "kernel.json").read_text())
-            spec["argv"][0] = executable
-            (target / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
-            installed.append(manager.install_kernel_spec(str(target), source.name, user=user, prefix=prefix))
-    return installed
