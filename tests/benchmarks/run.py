@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tests.fixtures.gateway import gateway_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -371,16 +373,6 @@ def bench_results(gw: Gateway, size: Size, say: Callable[[str], None]) -> list[R
 # -- 4 and 5: the kernel ----------------------------------------------------------------------
 
 
-def kernel_env(gw: Gateway, tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        LINKIS_GATEWAY_URL=gw.url, LINKIS_USER=gw.user, LINKIS_TOKEN=gw.token,
-        LINKIS_CLI_CONF=str(tmp / "no-linkis-cli.properties"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
-    )
-    return env
-
-
 def run_cell(kc: Any, code: str, timeout: float = 60.0, until_table: bool = False) -> bool:
     """Run a cell; True once a table came out (then returns at once when `until_table`)."""
     msg_id = kc.execute(code)
@@ -409,7 +401,7 @@ def run_cell(kc: Any, code: str, timeout: float = 60.0, until_table: bool = Fals
 def bench_kernel(gw: Gateway, size: Size, tmp: Path, say: Callable[[str], None]) -> list[Row]:
     from jupyter_client.manager import KernelManager
 
-    env = kernel_env(gw, tmp)
+    env = gateway_env(gw, tmp)
     starts = []
     for _ in range(size.kernel_starts):
         km = KernelManager(kernel_name="linkis-spark-sql")

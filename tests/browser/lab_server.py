@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import requests
+from fixtures.gateway import gateway_env
 
 from linkis_jupyter.gateway import EmbeddedGateway
 
@@ -49,24 +50,14 @@ class Lab:
 
 def lab_env(gateway: EmbeddedGateway, home: Path) -> dict[str, str]:
     """The server's environment: the gateway through LINKIS_* only, and fresh Jupyter dirs."""
-    env = dict(os.environ)
-    env.update(
-        LINKIS_GATEWAY_URL=gateway.url,
-        LINKIS_USER=gateway.user,
-        LINKIS_TOKEN=gateway.token,
-        # Neither the developer's linkis-cli.properties nor a running `linkis-jupyter lab`'s
-        # connection file may change where the kernels go.
-        LINKIS_CLI_CONF=str(home / "no-linkis-cli.properties"),
-        LINKIS_CONNECTION_FILE=str(home / "no-connection-file.json"),
+    return gateway_env(
+        gateway, home,
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_DATA_DIR=str(home / "data"),
         JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        IPYTHONDIR=str(home / "ipython"),
         PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     )
-    return env
 
 
 def _children(pid: int) -> list[int]:

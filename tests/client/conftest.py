@@ -1,25 +1,18 @@
 """Fixtures of the client tests: the behavioural fake gateway, and a clean configuration."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 from fake_linkis import FakeLinkis
 
-ENV_VARS = (
-    "LINKIS_GATEWAY_URL", "LINKIS_USER", "LINKIS_PASSWORD", "LINKIS_TOKEN", "LINKIS_PROXY_USER",
-    "LINKIS_VALIDATION_CODE", "LINKIS_AUTH", "LINKIS_PROXY_MODE", "LINKIS_API", "LINKIS_CONNECT_TIMEOUT",
-    "LINKIS_READ_TIMEOUT", "LINKIS_RETRIES", "LINKIS_VERIFY", "LINKIS_CA_BUNDLE", "LINKIS_POLL_INTERVAL_MAX",
-    "LINKIS_CLI_CONF", "LINKIS_CONNECTION_FILE",
-)
-
-
 @pytest.fixture(autouse=True)
 def clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No LINKIS_* variable, no ~/.linkis file and no connection file leak in from the machine."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith("LINKIS_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("LINKIS_CLI_CONF", str(tmp_path / "absent-linkis-cli.properties"))
     monkeypatch.setenv("LINKIS_CONNECTION_FILE", str(tmp_path / "absent-linkis-gateway.json"))
 

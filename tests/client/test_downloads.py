@@ -1,14 +1,13 @@
 """LinkisClient.download_result against resultsetToExcel as Linkis serves it: every row although
 Linkis stops at 5000 without a `limit`, errors that come back as HTTP 200 text, the separator under
 both its spellings, xlsx. Answers the gateway does not give on its own (an error body behind a
-success Content-Type) come from a loopback proxy (tests/reliability/loopback_proxy.py)."""
+success Content-Type) come from a loopback proxy (tests/fixtures/loopback_proxy.py)."""
 from __future__ import annotations
 
 import re
 import zipfile
-import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,20 +18,9 @@ from linkis_jupyter.job import Job, JobSpec
 
 pytestmark = pytest.mark.timeout(90)
 
-# The loopback proxy of the reliability tests: it sees every request line, and can answer one itself.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from loopback_proxy import LoopbackProxy  # noqa: E402
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-@pytest.fixture
-def proxy(gateway: Any) -> Iterator[Any]:
-    p = LoopbackProxy(gateway.url)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def result_path(client: LinkisClient, code: str, engine: str = "spark") -> str:

@@ -3,13 +3,12 @@ back quickly, smaller (never the same size again) when a page times out or meets
 sets numbered by the digits before `.dolphin`; SQL NULL apart from the text NULL (Linkis 1.5+).
 
 Page sizes are read off the requests themselves, as a loopback proxy between client and gateway
-saw them (tests/reliability/loopback_proxy.py); faults come from the gateway's own injection."""
+saw them (tests/fixtures/loopback_proxy.py); faults come from the gateway's own injection."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -24,18 +23,7 @@ from linkis_jupyter.wire import _result_index
 
 pytestmark = pytest.mark.timeout(90)
 
-# The loopback proxy of the reliability tests: it sees every request line, and can answer one itself.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from loopback_proxy import LoopbackProxy  # noqa: E402
 
-
-@pytest.fixture
-def proxy(gateway: Any) -> Iterator[Any]:
-    p = LoopbackProxy(gateway.url)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def client_via(proxy: Any, gateway: Any, **kwargs: Any) -> LinkisClient:

@@ -1,8 +1,8 @@
 """The Linkis kernels as real processes through jupyter_client, against the embedded gateway."""
 from __future__ import annotations
 
-from gateway_history import newest_job
-from kernelproc import execute, text_of
+from fixtures.history import newest_job
+from fixtures.kernels import execute, text_of
 
 # About 100 billion rows: minutes of DuckDB work, so only a kill ends it during a test.
 LONG_SQL = "select count(*) from range(100000000000) t(i) where i % 7 = 3"

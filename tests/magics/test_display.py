@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from magics_helpers import RecordingPublisher
+from fixtures.shell import RecordingPublisher
 
 from linkis_jupyter.display import (
     JobReporter,

@@ -3,7 +3,6 @@ a limit), --max-rows, --index as the number the cell shows, xlsx, and an export 
 and leaves no file."""
 from __future__ import annotations
 
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,16 +10,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from IPython.core.error import UsageError
-from magics_helpers import RecordingPublisher, task_ids
+from fixtures.shell import RecordingPublisher, magics_of, task_ids
 
 from linkis_jupyter.errors import APIError
 from linkis_jupyter.gateway import dolphin
 
 pytestmark = pytest.mark.timeout(90)
 
-# The loopback proxy of the reliability tests: it sees every request line, and can answer one itself.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from loopback_proxy import LoopbackProxy  # noqa: E402
 
 
 def run_job(ip: Any, code: str) -> int:
@@ -37,8 +33,6 @@ def run_job(ip: Any, code: str) -> int:
 
 
 def result_folder(ip: Any, task: int) -> Path:
-    from magics_helpers import magics_of
-
     client = magics_of(ip).client
     return Path(urlsplit(client.job_info(task).result_location or "").path)
 
@@ -84,18 +78,14 @@ def test_download_xlsx_holds_every_row(linkis: Any, tmp_path: Path) -> None:
     assert zipfile.is_zipfile(other)
 
 
-def test_an_export_error_raises_and_writes_no_file(ip: Any, gateway: Any, tmp_path: Path) -> None:
-    proxy = LoopbackProxy(gateway.url)
-    try:
-        ip.run_line_magic("linkis", f"connect {proxy.url} --user {gateway.user} --token {gateway.token}")
-        task = run_job(ip, "select 1 as a")
-        # Linkis' answer to any failure inside the export: HTTP 200, text, "error(错误):<message>".
-        proxy.answer(r"/filesystem/resultsetToExcel", 200, "text/plain; charset=utf-8",
-                     "error(错误):The user: alice has no permission to view the contents of the directory")
-        folder = tmp_path / "downloads"
-        folder.mkdir()
-        with pytest.raises(APIError, match="has no permission to view"):
-            ip.run_line_magic("linkis", f"download {task} {folder / 'out.csv'}")
-        assert list(folder.iterdir()) == []
-    finally:
-        proxy.close()
+def test_an_export_error_raises_and_writes_no_file(ip: Any, gateway: Any, proxy: Any, tmp_path: Path) -> None:
+    ip.run_line_magic("linkis", f"connect {proxy.url} --user {gateway.user} --token {gateway.token}")
+    task = run_job(ip, "select 1 as a")
+    # Linkis' answer to any failure inside the export: HTTP 200, text, "error(错误):<message>".
+    proxy.answer(r"/filesystem/resultsetToExcel", 200, "text/plain; charset=utf-8",
+                 "error(错误):The user: alice has no permission to view the contents of the directory")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    with pytest.raises(APIError, match="has no permission to view"):
+        ip.run_line_magic("linkis", f"download {task} {folder / 'out.csv'}")
+    assert list(folder.iterdir()) == []

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from magics_helpers import gateway_task_count
+from fixtures.history import gateway_jobs
 
 CELL_MISTAKES = [
     ("--bogus", "select 1", "unrecognized arguments: --bogus"),
@@ -39,13 +39,13 @@ CELL_MISTAKES = [
 @pytest.mark.parametrize("line, cell, message", CELL_MISTAKES, ids=[m[0] or repr(m[1]) for m in CELL_MISTAKES])
 def test_cell_mistakes_are_one_line_and_submit_nothing(linkis: Any, gateway: Any, line: str, cell: str,
                                                        message: str) -> None:
-    before = gateway_task_count(gateway)
+    before = len(gateway_jobs(gateway))
     with pytest.raises(UsageError) as info:
         linkis.run_cell_magic("linkis", line, cell)
     text = str(info.value)
     assert message in text
     assert "\n" not in text
-    assert gateway_task_count(gateway) == before
+    assert len(gateway_jobs(gateway)) == before
 
 
 def test_a_usage_error_shows_as_one_line_in_the_cell(linkis: Any, capsys: Any) -> None:
@@ -77,13 +77,13 @@ LINE_MISTAKES = [
 
 @pytest.mark.parametrize("line, message", LINE_MISTAKES, ids=[m[0] or "empty" for m in LINE_MISTAKES])
 def test_line_mistakes_are_one_line(linkis: Any, gateway: Any, line: str, message: str) -> None:
-    before = gateway_task_count(gateway)
+    before = len(gateway_jobs(gateway))
     url_before = linkis.magics_manager.registry["LinkisMagics"].client.gateway_url
     with pytest.raises(UsageError) as info:
         linkis.run_line_magic("linkis", line)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
-    assert gateway_task_count(gateway) == before
+    assert len(gateway_jobs(gateway)) == before
     assert linkis.magics_manager.registry["LinkisMagics"].client.gateway_url == url_before
 
 

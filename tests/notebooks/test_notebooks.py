@@ -9,24 +9,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from gateway_history import settled_jobs
+from fixtures.gateway import point_at_gateway
+from fixtures.history import settled_jobs
 from nbclient import NotebookClient
 
 from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def linkis_env(gateway, tmp_path: Path) -> dict[str, str]:
-    return {
-        "LINKIS_GATEWAY_URL": gateway.url,
-        "LINKIS_USER": gateway.user,
-        "LINKIS_TOKEN": gateway.token,
-        "LINKIS_CLI_CONF": str(tmp_path / "none.properties"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "MPLBACKEND": "Agg",
-    }
 
 
 def test_every_notebook_is_shipped() -> None:
@@ -35,8 +24,7 @@ def test_every_notebook_is_shipped() -> None:
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs(name: str, gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in linkis_env(gateway, tmp_path).items():
-        monkeypatch.setenv(key, value)
+    point_at_gateway(monkeypatch, gateway, tmp_path, MPLBACKEND="Agg")
     nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
     NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(tmp_path)}}).execute()
 

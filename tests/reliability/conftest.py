@@ -1,58 +1,14 @@
-"""Reliability tests: the magics' IPython shell and the kernel helpers of tests/magics and
-tests/kernel, a loopback proxy, the gateway's job history read over plain HTTP, and a watch on
-every test that no password or token is written anywhere (output, displays, logs, files)."""
+"""Reliability tests: a watch on every test that no password or token is written anywhere
+(output, displays, logs, files). The shell, kernels, proxy and gateway come from tests/fixtures."""
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for helper_dir in (HERE.parent / "magics", HERE.parent / "kernel"):
-    if str(helper_dir) not in sys.path:
-        sys.path.insert(0, str(helper_dir))
-
-
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The magics tests' fixtures: one IPython shell per session, a fresh LinkisMagics per test.
-_magics = _load("reliability_magics_fixtures", HERE.parent / "magics" / "conftest.py")
-shell = _magics.shell
-ip = _magics.ip
-recorder = _magics.recorder
-linkis = _magics.linkis
-# Kernels as real processes, pointed at the `gateway` fixture through LINKIS_* variables.
-_kernels = _load("reliability_kernel_fixtures", HERE.parent / "kernel" / "conftest.py")
-start_kernel = _kernels.start_kernel
-
-from loopback_proxy import LoopbackProxy  # noqa: E402
-from reliability_helpers import SECRETS, Output, find_secrets  # noqa: E402
-
-
-@pytest.fixture
-def proxy(gateway: Any) -> Iterator[LoopbackProxy]:
-    """A loopback proxy in front of the `gateway` fixture; closed at teardown."""
-    p = LoopbackProxy(gateway.url)
-    try:
-        yield p
-    finally:
-        p.close()
-
-
-@pytest.fixture
-def kernel_env() -> Any:
-    """kernel_env(gateway, tmp_path): the environment tests/kernel gives a kernel process."""
-    return _kernels.kernel_env
+from reliability_helpers import SECRETS, Output, find_secrets
 
 
 @pytest.fixture

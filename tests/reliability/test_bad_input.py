@@ -3,6 +3,7 @@ right result. Mistakes in the magic's own arguments are in tests/magics/test_mag
 these are the rest of the README's table."""
 from __future__ import annotations
 
+import re
 import json
 import socket
 from pathlib import Path
@@ -11,14 +12,15 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from gateway_history import settled_jobs
+from fixtures.history import settled_jobs
 from IPython.core.error import UsageError
-from magics_helpers import magics_of
+from fixtures.shell import magics_of
 
 from linkis_jupyter.client import LinkisClient
 from linkis_jupyter.errors import APIError, JobError, JobFailedError, LinkisError, TransportError
 from linkis_jupyter.job import Job, JobSpec
-from reliability_helpers import API, RequestCount, assert_one_job_per_cell, jobs_of, wait_for_states
+from fixtures.history import API, gateway_jobs, wait_for_states
+from reliability_helpers import assert_one_job_per_cell
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -36,7 +38,7 @@ def one_line(error: BaseException) -> str:
 
 def refused(ip: Any, gateway: Any, kind: type[BaseException], fragment: str, line: str, cell: str | None = None) -> str:
     """Run a magic that must fail with one line naming `fragment`, and submit no job."""
-    before = [j["taskID"] for j in jobs_of(gateway)]
+    before = [j["taskID"] for j in gateway_jobs(gateway)]
     with pytest.raises(kind) as info:
         if cell is None:
             ip.run_line_magic("linkis", line)
@@ -44,7 +46,7 @@ def refused(ip: Any, gateway: Any, kind: type[BaseException], fragment: str, lin
             ip.run_cell_magic("linkis", line, cell)
     text = one_line(info.value)
     assert fragment in text, text
-    assert [j["taskID"] for j in jobs_of(gateway)] == before
+    assert [j["taskID"] for j in gateway_jobs(gateway)] == before
     return text
 
 
@@ -90,16 +92,15 @@ def test_cell_mistakes_beyond_the_usage_tests(linkis: Any, gateway: Any, line: s
     refused(linkis, gateway, UsageError, fragment, f"{line} {QUIET}", cell)
 
 
-def test_the_gateway_answers_a_lone_surrogate_in_one_line(gateway: Any) -> None:
+def test_the_gateway_answers_a_lone_surrogate_in_one_line(gateway: Any, request_log: Any) -> None:
     body = '{"executionContent": {"code": "select \'\\ud800\'", "runType": "sql"}, ' \
            '"labels": {"engineType": "spark-3.2.1", "userCreator": "alice-IDE"}}'
-    with RequestCount():
-        reply = requests.post(gateway.url + API + "/entrance/submit", data=body.encode(),
-                              headers={"Token-Code": gateway.token, "Token-User": "alice",
-                                       "Content-Type": "application/json"}, timeout=10).json()
+    reply = requests.post(gateway.url + API + "/entrance/submit", data=body.encode(),
+                          headers={"Token-Code": gateway.token, "Token-User": "alice",
+                                   "Content-Type": "application/json"}, timeout=10).json()
     assert reply["status"] == 1
     assert "executionCode is not valid Unicode text" in reply["message"] and "\n" not in reply["message"]
-    assert jobs_of(gateway) == []
+    assert gateway_jobs(gateway) == []
 
 
 def test_a_10_mb_cell_runs(linkis: Any, gateway: Any) -> None:
@@ -132,14 +133,14 @@ def test_nulls_unicode_tabs_and_newlines_inside_fields_come_back_exactly(linkis:
     assert df["null_int"].isna().all() and df["three"].tolist() == [3]
 
 
-def test_a_million_rows_are_cut_at_the_row_cap_in_one_page(linkis: Any, gateway: Any, output: Any) -> None:
-    with RequestCount() as seen:
-        df = linkis.run_cell_magic("linkis", QUIET, "select i, i % 7 as r from range(1000000) t(i)")
+def test_a_million_rows_are_cut_at_the_row_cap_in_one_page(linkis: Any, gateway: Any, output: Any,
+                                                           request_log: Any) -> None:
+    df = linkis.run_cell_magic("linkis", QUIET, "select i, i % 7 as r from range(1000000) t(i)")
     assert len(df) == 10000 and df["i"].tolist()[:3] == [0, 1, 2] and df["i"].iloc[-1] == 9999
     _out, err = output.read()
-    (task,) = jobs_of(gateway)
+    (task,) = gateway_jobs(gateway)
     assert "shows only its first 10,000 rows" in err and f"%linkis download {task['taskID']}" in err
-    assert seen.of("/filesystem/openFile") == 1
+    assert request_log.count("^/filesystem/openFile$") == 1
 
 
 # -- answers that are not what a Linkis gateway sends --------------------------------------------
@@ -197,16 +198,17 @@ def test_a_port_nothing_listens_on(linkis: Any, gateway: Any) -> None:
 # -- ids -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("exec_id", ["../../jobhistory/list", "x?taskID=1#frag", "a b%2Fc", "exec_id%00", "..", "中文"])
-def test_exec_ids_with_characters_that_need_care_in_a_url_path(gateway: Any, exec_id: str) -> None:
+def test_exec_ids_with_characters_that_need_care_in_a_url_path(gateway: Any, exec_id: str, request_log: Any) -> None:
     client = LinkisClient(gateway_url=gateway.url, user="alice", token=gateway.token)
-    with RequestCount() as seen:
-        for call in (client.status, client.progress, client.log, client.kill):
-            try:
-                call(exec_id)
-            except APIError as e:
-                assert "is not a valid execID" in one_line(e) or "Can't find execID" in str(e), e
+    for call in (client.status, client.progress, client.log, client.kill):
+        try:
+            call(exec_id)
+        except APIError as e:
+            assert "is not a valid execID" in one_line(e) or "Can't find execID" in str(e), e
     # Each went to its own endpoint as one path segment: nothing reached job history or another route.
-    assert set(seen.counts) <= {f"GET /api/rest_j/v1/entrance/ID/{what}" for what in ("status", "progress", "log", "kill")}
+    asked = [(method, path) for method, path, _status in request_log.seen]
+    assert all(method == "GET" and re.fullmatch(r"/entrance/[^/]+/(status|progress|log|kill)", path)
+               for method, path in asked), asked
 
 
 @pytest.mark.parametrize("command", ["status", "log", "kill", "attach", "result", "download"])
@@ -232,7 +234,7 @@ def test_result_and_download_mistakes(linkis: Any, gateway: Any, tmp_path: Path)
     linkis.run_cell_magic("linkis", QUIET, "select 1 as one")
     with pytest.raises(JobFailedError):
         linkis.run_cell_magic("linkis", QUIET, "select * from no_such_table")
-    done, failed = (j["taskID"] for j in jobs_of(gateway))
+    done, failed = (j["taskID"] for j in gateway_jobs(gateway))
     refused(linkis, gateway, UsageError, "the folder", f"download {done} {tmp_path / 'no' / 'such' / 'dir.csv'}")
     refused(linkis, gateway, UsageError, "has 1 result set(s), --index must be 0..0",
             f"download {done} {tmp_path / 'x.csv'} --index 3")
@@ -240,6 +242,6 @@ def test_result_and_download_mistakes(linkis: Any, gateway: Any, tmp_path: Path)
             f"download {failed} {tmp_path / 'x.csv'}")
     with pytest.raises(LinkisError):
         linkis.run_cell_magic("linkis", "-e shell --progress none --log none --timeout 0.3", "sleep 30")
-    running = jobs_of(gateway)[-1]["taskID"]
+    (running,) = (job["taskID"] for job in wait_for_states(gateway, {"Running"}))
     refused(linkis, gateway, UsageError, f"Linkis job {running} is still Running", f"result {running}")
     linkis.run_line_magic("linkis", f"kill {running}")

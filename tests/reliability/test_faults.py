@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from kernelproc import execute, text_of
+from fixtures.kernels import execute, text_of
 
 from reliability_helpers import assert_one_job_per_cell
 

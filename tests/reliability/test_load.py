@@ -3,6 +3,7 @@ memory they cost bounded; a log read partly after the entrance dropped the job a
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections import Counter
 from pathlib import Path
@@ -11,13 +12,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from gateway_history import settled_jobs
-from magics_helpers import RecordingPublisher, magics_of
+from fixtures.history import gateway_jobs, settled_job, settled_jobs
+from fixtures.shell import RecordingPublisher, magics_of
 
 from linkis_jupyter.client import LinkisClient, TaskInfo
 from linkis_jupyter.job import Job, JobSnapshot, JobSpec, LogLine
 from linkis_jupyter.results import ResultSet
-from reliability_helpers import TERMINAL, RequestCount, assert_one_job_per_cell, log_lines_shown, persisted_log
+from fixtures.history import FINAL, persisted_log
+from reliability_helpers import assert_one_job_per_cell, log_lines_shown
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,22 +52,23 @@ def cell(n: int) -> tuple[str, str, Any]:
     return "-e shell", f"echo shell {n}", lambda v, out: f"shell {n}" in v
 
 
-def test_twenty_cells_in_a_row(linkis: Any, gateway: Any, output: Any) -> None:
+def test_twenty_cells_in_a_row(linkis: Any, gateway: Any, output: Any, request_log: Any) -> None:
     threads = client_threads()
     cells = [cell(n) for n in range(20)]
-    with RequestCount() as seen:
-        for n, (options, code, check) in enumerate(cells):
-            value = linkis.run_cell_magic("linkis", f"{options} -q -o out --progress text --log all "
-                                          "--timeout 60", code)
-            assert value is None
-            out, _err = output.read()
-            assert check(linkis.user_ns["out"], out), (code, out)
-            if n == 5:
-                after_six = live_objects()
+    before = len(request_log.seen)
+    for n, (options, code, check) in enumerate(cells):
+        value = linkis.run_cell_magic("linkis", f"{options} -q -o out --progress text --log all "
+                                      "--timeout 60", code)
+        assert value is None
+        out, _err = output.read()
+        assert check(linkis.user_ns["out"], out), (code, out)
+        if n == 5:
+            after_six = live_objects()
     after_twenty = live_objects()
+    seen = request_log.seen[before:]
     assert_one_job_per_cell(gateway, [code for _o, code, _c in cells])
-    assert seen.of("/entrance/execute") == 20
-    assert seen.total <= 20 * REQUESTS_PER_JOB, seen.counts
+    assert sum(path == "/entrance/execute" for _m, path, _s in seen) == 20
+    assert len(seen) <= 20 * REQUESTS_PER_JOB, Counter(path for _m, path, _s in seen)
     # Fourteen more cells (the last one's result is kept in `out`, as after the sixth) leave
     # nothing more behind.
     assert after_twenty == after_six, (after_six, after_twenty)
@@ -73,7 +76,7 @@ def test_twenty_cells_in_a_row(linkis: Any, gateway: Any, output: Any) -> None:
     assert client_threads() <= threads
 
 
-def test_eight_jobs_at_once_from_one_process(gateway: Any, output: Any) -> None:
+def test_eight_jobs_at_once_from_one_process(gateway: Any, output: Any, request_log: Any) -> None:
     client = LinkisClient(gateway_url=gateway.url, user=gateway.user, password=gateway.password)
     threads = client_threads()
     specs = [JobSpec(code=f"select {n} as n, {n} * {n} as sq", engine="spark") if n % 2 == 0
@@ -88,21 +91,22 @@ def test_eight_jobs_at_once_from_one_process(gateway: Any, output: Any) -> None:
         except Exception as exc:  # reported by the assert below
             results[n] = exc
 
-    with RequestCount() as seen:
-        workers = [threading.Thread(target=run, args=(n,)) for n in range(8)]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join(90)
+    before = len(request_log.seen)
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(90)
+    seen = request_log.seen[before:]
     for n in range(8):
         if n % 2 == 0:
             assert results[n]["sq"].tolist() == [n * n], results[n]
         else:
             assert results[n].strip() == f"job {n}", results[n]
     assert_one_job_per_cell_any_order(gateway, specs)
-    assert seen.of("/entrance/execute") == 8
-    assert seen.of("/user/login") == 1  # one session shared by the eight threads
-    assert seen.total <= 8 * REQUESTS_PER_JOB, seen.counts
+    assert sum(path == "/entrance/execute" for _m, path, _s in seen) == 8
+    assert sum(path == "/user/login" for _m, path, _s in seen) == 1  # one session shared by the eight threads
+    assert len(seen) <= 8 * REQUESTS_PER_JOB, Counter(path for _m, path, _s in seen)
     client.close()
     assert client_threads() <= threads
 
@@ -111,26 +115,40 @@ def assert_one_job_per_cell_any_order(gateway: Any, specs: list[JobSpec]) -> lis
     """One job per spec (submitted from threads, so in any order), and none left running."""
     jobs = settled_jobs(gateway)
     assert sorted(j["executionCode"] for j in jobs) == sorted(s.code for s in specs)
-    assert all(j["status"] in TERMINAL for j in jobs)
+    assert all(j["status"] in FINAL for j in jobs)
     return jobs
 
 
 def test_a_job_dropped_by_the_entrance_before_its_log_was_read(ip: Any, gateway_factory: Any, output: Any,
-                                                               tmp_path: Path) -> None:
+                                                               request_log: Any, tmp_path: Path) -> None:
     gw = gateway_factory(evict_after=0.1)
     ip.run_line_magic("linkis", f"connect {gw.url} --user {gw.user} --token {gw.token}")
-    # A poll a second: the first reads the first half of the log; the job then writes the rest,
-    # ends and leaves the entrance before the next one, which finds the rest in job history.
-    ip.run_line_magic("config", "LinkisClient.poll_interval_min = 1.0")
-    ip.run_line_magic("config", "LinkisClient.poll_interval_max = 1.0")
-    recorder = RecordingPublisher(ip)
+    # The job writes half its log and waits for a file. When the cell has shown line 100 (read
+    # from the entrance), the test creates the file and, inside that display, waits until the
+    # job has ended and the entrance has dropped it: the cell finds the rest in job history.
+    go = tmp_path / "go"
+    dropped: list[int] = []
+
+    def hook(record: dict[str, Any]) -> None:
+        if go.exists() or " line 100 of the log" not in record["data"].get("text/plain", ""):
+            return
+        go.touch()
+        (task,) = gateway_jobs(gw)
+        settled_job(gw, task["taskID"])  # history lags the end by 1 s: past evict_after
+        dropped.append(gw.jobs.get_by_task(task["taskID"]) is None)
+
+    recorder = RecordingPublisher(ip, hook)
     ip.display_pub = recorder
-    code = ("for i in $(seq 1 200); do echo \"line $i of the log\" >&2; [ $i = 100 ] && sleep 1.3; done\n"
-            "echo end")
-    with RequestCount() as seen:
-        ip.run_cell_magic("linkis", "-e shell --progress text --log all --timeout 60", code)
+    code = ("for i in $(seq 1 200); do echo \"line $i of the log\" >&2\n"
+            f"  if [ $i = 100 ]; then for t in $(seq 600); do [ -e '{go}' ] && break; sleep 0.05; done; fi\n"
+            "done\necho end")
+    before = len(request_log.seen)
+    ip.run_cell_magic("linkis", "-e shell --progress text --log all --timeout 60", code)
+    assert dropped == [True], "the entrance still held the job"
     # Read first from the entrance, then, once it had dropped the job, from job history.
-    assert seen.of("GET /api/rest_j/v1/entrance/ID/log") >= 1 and seen.of("/filesystem/openLog") >= 1, seen.counts
+    asked = [(path, status) for _m, path, status in request_log.seen[before:]]
+    assert any(re.fullmatch(r"/entrance/[^/]+/log", path) and status == 200 for path, status in asked), asked
+    assert ("/filesystem/openLog", 200) in asked, asked
     (task,) = assert_one_job_per_cell(gw, [code])
     shown = log_lines_shown(recorder)
     assert shown == persisted_log(gw, task)

@@ -11,12 +11,13 @@ import threading
 from typing import Any
 
 import pytest
-from gateway_history import settled_jobs
-from magics_helpers import RecordingPublisher, task_ids
+from fixtures.history import settled_jobs
+from fixtures.shell import RecordingPublisher, task_ids
 
 from linkis_jupyter.errors import TransportError
 
-from reliability_helpers import assert_one_job_per_cell, jobs_of, log_lines_shown, persisted_log, wait_for_states
+from fixtures.history import gateway_jobs, persisted_log, wait_for_states
+from reliability_helpers import assert_one_job_per_cell, log_lines_shown
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -83,7 +84,7 @@ def test_kill_while_unreachable_names_the_task_and_works_once_back(ip: Any, gate
     _out, err = output.read()
     assert f"Linkis job {task_id} may still be running" in err
     assert "could not be reached" in err and f"`%linkis kill {task_id}`" in err
-    assert [j["status"] for j in jobs_of(gateway)] == ["Running"]
+    assert [j["status"] for j in gateway_jobs(gateway)] == ["Running"]
 
     proxy.start()
     ip.run_line_magic("linkis", f"kill {task_id}")

@@ -22,7 +22,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from gateway_history import settled_jobs
+from fixtures.gateway import point_at_gateway
+from fixtures.history import settled_jobs
 from nbclient import NotebookClient
 
 from linkis_jupyter.client import LinkisClient
@@ -30,36 +31,32 @@ from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
 from linkis_jupyter.errors import AuthError, LinkisError, TransportError
 from linkis_jupyter.gateway import EmbeddedGateway
 from linkis_jupyter.job import Job, JobSpec
-from reliability_helpers import TERMINAL, RequestCount, find_secrets
+from fixtures.history import FINAL
+from reliability_helpers import find_secrets
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_under_password_auth_writes_no_secret(name: str, gateway: Any, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch, output: Any) -> None:
+                                                             monkeypatch: pytest.MonkeyPatch, output: Any,
+                                                             request_log: Any) -> None:
     # Both secrets are configured; the password is the one used (LINKIS_AUTH), the token is
     # there too (connect-to-linkis sets it with %config), so neither may show up anywhere.
-    for key, value in {
-        "LINKIS_GATEWAY_URL": gateway.url, "LINKIS_USER": gateway.user, "LINKIS_PASSWORD": gateway.password,
-        "LINKIS_TOKEN": gateway.token, "LINKIS_AUTH": "password",
-        "LINKIS_CLI_CONF": str(tmp_path / "none.properties"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "IPYTHONDIR": str(tmp_path / "ipython"), "MPLBACKEND": "Agg",
-    }.items():
-        monkeypatch.setenv(key, value)
+    point_at_gateway(monkeypatch, gateway, tmp_path, LINKIS_PASSWORD=gateway.password, LINKIS_AUTH="password",
+                     MPLBACKEND="Agg")
     nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
-    with RequestCount() as seen:
-        NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     # The executed notebook is kept under tmp_path, where the watch reads every file.
     nbformat.write(nb, tmp_path / f"{name}.executed.ipynb")
     for cell in nb.cells:
         if cell.cell_type == "code":
             errors = [o for o in cell.outputs if o.output_type == "error"]
             assert bool(errors) == ("raises-exception" in cell.metadata.get("tags", [])), (cell.source, errors)
-    assert seen.of("POST /api/rest_j/v1/user/login") >= 1  # the password was used
+    assert request_log.count("^/user/login$", "POST") >= 1  # the password was used
     assert not find_secrets(json.dumps(nb))
     jobs = settled_jobs(gateway)
-    assert jobs and all(job["status"] in TERMINAL for job in jobs)
+    assert jobs and all(job["status"] in FINAL for job in jobs)
 
 
 def test_jobs_do_not_see_the_secrets_of_the_process_that_runs_the_gateway(linkis: Any, gateway: Any,
