@@ -12,6 +12,8 @@ Jobs follow a tiny script, one instruction per line of the submitted code:
     text hello         a TEXT result set (metadata "NULL")
     html <b>x</b>      an HTML result set
     fail 21304 desc    the job ends Failed with this errCode / errDesc
+    hold NAME          the job's script stops here until the test calls `release(NAME)`; as the
+                       first line, the job stays Scheduled until then (timing windows become gates)
 
 A job without result instructions has no result directory (dirFileTrees: null).
 """
@@ -45,32 +47,42 @@ class FakeJob:
     fail: tuple[int, str] | None = None
     results: list[tuple[str, Any, list[list[Any]]]] = field(default_factory=list)
     log_plan: list[tuple[float, str, str]] = field(default_factory=list)  # (offset, level, text)
+    holds: list[tuple[float, "Gate"]] = field(default_factory=list)  # (offset, gate)
     killed_at: float | None = None
 
     def elapsed(self, now: float) -> float:
         return now - self.created
 
+    def clock(self, now: float) -> float:
+        """How far the job's script has got by `now`: wall time since submit, stopped at each
+        hold until its gate is released."""
+        t = now - self.created
+        for offset, gate in self.holds:
+            if t <= offset:
+                break
+            released = gate.released_at
+            t = offset if released is None else min(t, offset + max(0.0, now - released))
+        return t
+
     def state(self, now: float) -> str:
-        end = self.end_time()
-        if self.killed_at is not None and self.killed_at <= end:
-            return "Cancelled" if now >= self.killed_at else "Running"
-        t = self.elapsed(now)
+        if self.killed_at is not None:
+            return "Cancelled"
+        t = self.clock(now)
         if t < 0.03:
             return "Scheduled"
-        if now < end:
+        if t < 0.03 + self.duration:
             return "Running"
         return "Failed" if self.fail else "Succeed"
 
-    def end_time(self) -> float:
-        return self.created + 0.03 + self.duration
-
-    def finished_at(self) -> float:
-        end = self.end_time()
-        return min(end, self.killed_at) if self.killed_at is not None else end
+    def finished_at(self, now: float) -> float:
+        if self.killed_at is not None:
+            return self.killed_at
+        return now - (self.clock(now) - 0.03 - self.duration)
 
     def log_lines(self, now: float) -> list[str]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.wall))
-        lines = [f"{stamp}.000 {level} {text}" for offset, level, text in self.log_plan if self.created + offset <= now]
+        t = self.clock(now)
+        lines = [f"{stamp}.000 {level} {text}" for offset, level, text in self.log_plan if offset <= t]
         state = self.state(now)
         if state == "Succeed":
             lines.append(f"{stamp}.000 INFO Congratulations. Your job completed with status Success.")
@@ -89,10 +101,17 @@ class FakeJob:
             return 1.0
         if state != "Running" or self.duration <= 0:
             return 0.0
-        return min(0.99, self.elapsed(now) / (self.duration + 0.03))
+        return min(0.99, self.clock(now) / (self.duration + 0.03))
 
 
-def _plan(job: FakeJob) -> None:
+class Gate:
+    """A point a job's script waits at (`hold NAME`) until the test releases it."""
+
+    def __init__(self) -> None:
+        self.released_at: float | None = None
+
+
+def _plan(job: FakeJob, gates: dict[str, Gate]) -> None:
     offset = 0.03
     job.log_plan.append((0.0, "INFO", f"Job with taskId : {job.task_id} and execID : {job.exec_id} submitted"))
     for line in job.code.splitlines():
@@ -139,6 +158,11 @@ def _plan(job: FakeJob) -> None:
         elif word == "fail":
             code, _, desc = rest.partition(" ")
             job.fail = (int(code), desc)
+        elif word == "hold":
+            # Before anything has run, the hold is at 0: the job is still Scheduled there.
+            at = 0.0 if not job.holds and offset == 0.03 and len(job.log_plan) == 1 else offset
+            job.holds.append((at, gates.setdefault(rest.strip(), Gate())))
+            offset += 0.001  # a hold at the end keeps the job Running
     job.duration = offset - 0.03
 
 
@@ -172,6 +196,7 @@ class FakeLinkis:
         self.proxied: dict[str, str] = {}  # ticket -> proxy user
         self.expired: set[str] = set()
         self.jobs: dict[int, FakeJob] = {}
+        self.gates: dict[str, Gate] = {}
         self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
         self.faults: list[tuple[re.Pattern[str], Any]] = []
         self.lock = threading.Lock()
@@ -244,6 +269,13 @@ class FakeLinkis:
         with self.lock:
             self.expired |= set(self.sessions)
             self.sessions.clear()
+
+    def release(self, name: str) -> None:
+        """Let every job holding at `hold NAME` go on (a job that reaches it later does not stop)."""
+        with self.lock:
+            gate = self.gates.setdefault(name, Gate())
+            if gate.released_at is None:
+                gate.released_at = time.monotonic()
 
     def count(self, path_regex: str, method: str | None = None) -> int:
         pattern = re.compile(path_regex)
@@ -449,7 +481,7 @@ class FakeLinkis:
                 app, instance = "linkis-cg-entrance", "127.0.0.1:9104"
                 exec_id = f"exec_id{len(app):03d}{len(instance):03d}{app}{instance}{short}"
             job = FakeJob(task_id, exec_id, user, str(code), str(engine), str(run_type), time.monotonic())
-            _plan(job)
+            _plan(job, self.gates)
             self.jobs[task_id] = job
         tid: Any = str(task_id) if self.task_id_as_string else task_id
         return 0, "请求执行成功", {"execID": exec_id, "taskID": tid}, None
@@ -461,7 +493,7 @@ class FakeLinkis:
         return None
 
     def _evicted(self, job: FakeJob, now: float) -> bool:
-        return job.state(now) in ("Succeed", "Failed", "Cancelled") and now - job.finished_at() > self.evict_after
+        return job.state(now) in ("Succeed", "Failed", "Cancelled") and now - job.finished_at(now) > self.evict_after
 
     def _entrance(self, user: str, exec_id: str, what: str, q: dict[str, str]) -> tuple[int, str, dict[str, Any], int | None]:
         now = time.monotonic()
@@ -479,6 +511,11 @@ class FakeLinkis:
             return 0, "获取状态成功", {"status": job.state(now), "execID": exec_id}, None
         if gone:
             if what == "kill" and task_id and task_id in self.jobs:
+                held = self.jobs[task_id]
+                if held.user != user:
+                    return 1, "You have no permission to kill this job", {}, None
+                if held.killed_at is None and held.state(now) not in ("Succeed", "Failed", "Cancelled"):
+                    held.killed_at = now
                 return 0, "Forced Kill task (强制杀死任务)", {}, None
             if what == "log":
                 return 1, ("The job you just executed has ended. This interface no longer provides a query. "

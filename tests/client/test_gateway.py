@@ -2,6 +2,7 @@
 results, kill, eviction, restart and injected faults."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -11,10 +12,10 @@ import pandas as pd
 import pytest
 
 from linkis_jupyter.client import JobState, LinkisClient
-from linkis_jupyter.errors import AuthError, JobCancelledError, JobFailedError, TransportError
+from linkis_jupyter.errors import APIError, AuthError, JobCancelledError, JobFailedError, TransportError
 from linkis_jupyter.job import Job, JobSpec
 from linkis_jupyter.results import ResultType
-from gateway_history import settled_job
+from fixtures.history import settled_job
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -111,18 +112,51 @@ def test_kill_a_running_job(gateway: Any) -> None:
         job.wait(timeout=5)
 
 
-def test_eviction_then_log_and_state_from_history(gateway_factory: Callable[..., Any]) -> None:
+def test_a_kill_answered_already_completed_reads_the_outcome(gateway: Any, request_log: Any) -> None:
+    client = token_client(gateway)
+    done = run(client, "echo done", engine="shell")
+    settled_job(gateway, done.task_id)
+    # Known by its task id only (no execID): the kill goes to /entrance/{taskID}/kill, which
+    # Linkis answers "already completed" for a finished job; the job then reads its outcome.
+    by_task = Job(client, done.task_id, None)
+    assert by_task.kill() is False
+    assert [(path, status) for _m, path, status in request_log.seen if path.endswith("/kill")] == [
+        (f"/entrance/{done.task_id}/kill", 400)]
+    assert by_task.state is JobState.SUCCEED
+    assert settled_job(gateway, done.task_id)["status"] == "Succeed"
+
+
+def test_eviction_then_log_and_state_from_history(gateway_factory: Callable[..., Any], request_log: Any,
+                                                  tmp_path: Path) -> None:
     gw = gateway_factory(evict_after=0.2)
     client = password_client(gw)
-    job = Job.submit(client, JobSpec(code="for i in range(5):\n    print('line', i)", engine="python"))
-    job.poll()
-    time.sleep(1.0)  # it ends and leaves the entrance before the next poll
+    # The first line is read from the entrance while the job waits for the gate file; the rest
+    # only after the job has ended and left the entrance.
+    gate = tmp_path / "gate"
+    code = ("import pathlib, sys, time\nprint('line', 0, file=sys.stderr, flush=True)\n"
+            f"while not pathlib.Path({str(gate)!r}).exists():\n    time.sleep(0.01)\n"
+            "for i in range(1, 5):\n    print('line', i, file=sys.stderr)")
+    job = Job.submit(client, JobSpec(code=code, engine="python"))
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while not any(text.endswith("line 0") for text in seen):
+        assert time.monotonic() < deadline, "the first line never came"
+        seen.extend(line.text for line in job.poll().new_log)
+        time.sleep(0.05)
+    gate.touch()
+    settled_job(gw, job.task_id)  # history is written history_lag (1 s) after the end: past evict_after
+    before = len(request_log.seen)
     job.wait(timeout=30)
     log = job.log()
     assert "Your job completed with status Success" in log
+    # The rest came from job history's log file: the entrance no longer gave any.
+    later = [(path, status) for _method, path, status in request_log.seen[before:]]
+    assert all(status != 200 for path, status in later if re.search(r"^/entrance/[^/]+/(log|status)$", path)), later
+    assert ("/filesystem/openLog", 200) in later, later
     # Read partly from the entrance, the rest from the persisted log: the whole, once.
     persisted = client.open_log(client.job_info(job.task_id).log_path or "").lines
     assert log.split("\n") == persisted
+    assert [text[-6:] for text in persisted if "line " in text[-7:]] == [f"line {i}" for i in range(5)]
     attached = Job.attach(password_client(gw), job.task_id)
     assert attached.state is JobState.SUCCEED and attached.log() == log
     assert client.status(job.exec_id, job.task_id) is JobState.SUCCEED
@@ -238,13 +272,21 @@ def test_download_and_history_list(gateway: Any, tmp_path: Path) -> None:
 def test_other_endpoints(gateway: Any) -> None:
     client = password_client(gateway)
     assert client.heartbeat() is True
-    assert isinstance(client.base_info(), dict)
+    assert client.base_info()["linkisClusterName"] == "linkis-jupyter"
     jobs = [Job.submit(client, JobSpec(code="sleep 20", engine="shell")) for _ in range(2)]
+    deadline = time.monotonic() + 30
+    while jobs[0].poll().state is not JobState.RUNNING:
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.05)
+    # The shell engine reports one stage of one task while it runs.
     progress = client.progress_with_resource(jobs[0].exec_id)
-    assert 0.0 <= progress.progress <= 1.0
+    assert [(stage.id, stage.total, stage.running) for stage in progress.stages] == [("shell", 1, 1)]
     client.pause(jobs[0].exec_id)
+    unknown = jobs[0].exec_id.rsplit("_", 1)[0] + "_987654"
+    with pytest.raises(APIError, match="can not pause"):
+        client.pause(unknown)
     messages = client.kill_jobs([j.exec_id for j in jobs], [j.task_id or 0 for j in jobs])
-    assert len(messages) == 2
+    assert [(m["status"], m["data"]["execID"]) for m in messages] == [(0, j.exec_id) for j in jobs]
     for job in jobs:
         with pytest.raises(JobCancelledError):
             job.wait(timeout=20)

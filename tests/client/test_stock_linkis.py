@@ -4,11 +4,12 @@ refusals, each as Linkis' own source has them (shared/linkis-api.md)."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
+from fixtures.history import settled_job
 
 from linkis_jupyter.client import JobState, LinkisClient
 from linkis_jupyter.errors import AuthError, ConfigError, JobFailedError, ValidationError
@@ -188,7 +189,7 @@ def test_a_log_too_big_to_open_leaves_a_successful_job_successful(gateway_factor
     gw = gateway_factory(log_size_limit=2000, evict_after=0.1)
     client = token_client(gw)
     job = Job.submit(client, JobSpec(code="for i in $(seq 1 100); do echo \"noise $i\" >&2; done", engine="shell"))
-    time.sleep(3)  # the job ends and leaves the entrance before it is asked about
+    settled_job(gw, job.task_id)  # history is final a second after the end: the entrance has let it go
     snap = job.wait(timeout=30)
     assert snap.state is JobState.SUCCEED and "80033" in snap.note
     assert job.log() is not None

@@ -253,13 +253,25 @@ def test_submit_refused_for_its_content_is_a_validation_error(fake: FakeLinkis) 
     assert info.value.path == "/entrance/submit" and info.value.http_status == 400
 
 
+def running(job: Job, timeout: float = 10) -> Job:
+    """The job, once a poll has seen it Running (the fake's jobs hold where the test says)."""
+    deadline = time.monotonic() + timeout
+    while job.poll().state is not JobState.RUNNING:
+        assert time.monotonic() < deadline, f"job {job.task_id} never ran"
+        time.sleep(0.01)
+    return job
+
+
 def test_progress_not_generated_yet_is_zero_and_string_progress_parses(fake: FakeLinkis) -> None:
     client = client_for(fake)
-    job = Job.submit(client, JobSpec(code="sleep 1", engine="spark"))
+    job = Job.submit(client, JobSpec(code="hold queued\nhold running\nsleep 1", engine="spark"))
+    assert client.status(job.exec_id) is JobState.SCHEDULED
     assert client.progress(job.exec_id).progress == 0.0  # still Scheduled: status 1 from the gateway
-    time.sleep(0.3)
+    fake.release("queued")
+    running(job)
+    # Held 0.03 s into its 1.03 s: the fake sends "0.029..." as a string, and 10 tasks in a stage.
     progress = client.progress(job.exec_id)
-    assert 0 < progress.progress < 1 and progress.stages[0].total == 10
+    assert 0 < progress.progress < 0.1 and progress.stages[0].total == 10
     job.kill()
 
 
@@ -286,10 +298,11 @@ def test_log_switches_to_job_history_without_losing_or_doubling_lines(fake_facto
 
 def test_attach_rebuilds_a_job_from_history(fake: FakeLinkis) -> None:
     client = client_for(fake)
-    running = Job.submit(client, JobSpec(code="sleep 0.5\nrows 3", engine="spark"))
+    running = Job.submit(client, JobSpec(code="hold attached\nsleep 0.2\nrows 3", engine="spark"))
     other = client_for(fake)
     attached = Job.attach(other, running.task_id)
-    assert attached.exec_id == running.exec_id and not attached.state.is_terminal
+    assert attached.exec_id == running.exec_id and attached.state is JobState.SCHEDULED
+    fake.release("attached")
     attached.wait(timeout=10)
     assert attached.log() == running.log()
     assert attached.results()[0].data["id"].tolist() == [0, 1, 2]
@@ -312,8 +325,7 @@ def test_failed_job_raises_with_code_desc_and_error_tail(fake: FakeLinkis) -> No
 
 def test_kill_confirms_cancelled_and_is_not_sent_for_finished_jobs(fake: FakeLinkis) -> None:
     client = client_for(fake)
-    job = Job.submit(client, JobSpec(code="sleep 5", engine="spark"))
-    job.poll()
+    job = running(Job.submit(client, JobSpec(code="sleep 0.1\nhold never", engine="spark")))
     assert job.kill() is True and job.state is JobState.CANCELLED
     with pytest.raises(JobCancelledError):
         job.wait(timeout=5)
@@ -326,8 +338,8 @@ def test_kill_confirms_cancelled_and_is_not_sent_for_finished_jobs(fake: FakeLin
 def test_context_manager_kills_on_error_and_wait_timeout(fake: FakeLinkis) -> None:
     client = client_for(fake)
     with pytest.raises(LinkisTimeoutError, match="still Running"):
-        with Job.submit(client, JobSpec(code="sleep 5", engine="spark")) as job:
-            job.wait(timeout=0.4)
+        with Job.submit(client, JobSpec(code="sleep 0.1\nhold never", engine="spark")) as job:
+            running(job).wait(timeout=0.4)
     assert job.state is JobState.CANCELLED
     assert fake.count("/kill$") == 1
 
@@ -377,8 +389,14 @@ def test_snapshot_and_update_callback(fake: FakeLinkis) -> None:
 
 
 def test_kill_without_exec_id_uses_the_task_id(fake: FakeLinkis) -> None:
-    with pytest.raises(ConfigError):
-        client_for(fake).kill(None, None)
+    client = client_for(fake)
+    job = running(Job.submit(client, JobSpec(code="sleep 0.1\nhold never", engine="spark")))
+    client.kill(None, job.task_id)
+    method, path, query, _headers = fake.requests[-1]
+    assert (method, path, query) == ("GET", f"/api/rest_j/v1/entrance/{job.task_id}/kill", {"taskID": str(job.task_id)})
+    assert client.job_info(job.task_id).state is JobState.CANCELLED
+    with pytest.raises(ConfigError, match="an execID or a taskID"):
+        client.kill(None, None)
 
 
 def test_tls_is_verified_by_default_and_a_ca_bundle_is_used(fake_factory: Callable[..., FakeLinkis], tmp_path: Path) -> None:
