@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from gateway_history import settled_job
-from magics_helpers import RecordingPublisher, gateway_task, magics_of, task_ids
+from fixtures.history import settled_job
+from fixtures.history import gateway_task
+from fixtures.shell import RecordingPublisher, magics_of, task_ids
 
 from linkis_jupyter.errors import AuthError, JobFailedError
 from linkis_jupyter.job import Job, JobSpec, JobState
@@ -148,29 +149,39 @@ def test_status_of_an_unknown_task_is_a_short_error(linkis: Any) -> None:
     assert "not found" in str(info.value)
 
 
-def test_log_of_a_job_the_entrance_has_dropped(ip: Any, gateway_factory: Any, recorder: RecordingPublisher) -> None:
+def test_log_of_a_finished_job_comes_from_job_history(ip: Any, gateway_factory: Any, recorder: RecordingPublisher,
+                                                      request_log: Any) -> None:
     gw = gateway_factory(evict_after=0.1)
     ip.run_line_magic("linkis", f"connect {gw.url} --user alice --token {gw.token}")
     task = run_job(ip, "-e shell", "echo 'a warning' >&2\necho out")
     settled_job(gw, task)  # a while after the end: gone from the entrance, in job history
     recorder.outputs.clear()
+    before = len(request_log.seen)
     ip.run_line_magic("linkis", f"log {task}")
+    asked = request_log.paths()[before:]
+    assert "/filesystem/openLog" in asked and not [p for p in asked if p.startswith("/entrance/")], asked
     (text,) = recorder.texts()
     assert "a warning" in text and "Your job completed with" in text
     ip.run_line_magic("linkis", f"log {task} --log error")
     assert len(recorder.outputs) == 1  # no ERROR lines: nothing more shown
 
 
-def test_kill_a_running_job_and_refuse_to_kill_a_finished_one(linkis: Any, gateway: Any, capsys: Any) -> None:
+def test_kill_a_running_job_and_refuse_to_kill_a_finished_one(linkis: Any, gateway: Any, capsys: Any,
+                                                              request_log: Any) -> None:
     job = running_job(linkis)
     linkis.run_line_magic("linkis", f"kill {job.task_id}")
     assert f"Linkis job {job.task_id} cancelled" in capsys.readouterr().out
     assert settled_job(gateway, job.task_id)["status"] == "Cancelled"
+    # By its task id, the command found the job's execID in job history and killed that.
+    (kill,) = request_log.paths(r"/kill$")
+    assert kill == f"/entrance/{job.exec_id}/kill"
 
     done = run_job(linkis, "-e shell", "echo done")
+    settled_job(gateway, done)
     capsys.readouterr()
     linkis.run_line_magic("linkis", f"kill {done}")
     assert f"Linkis job {done} already ended Succeed; nothing to kill" in capsys.readouterr().out
+    assert request_log.paths(r"/kill$") == [kill]  # nothing sent for the finished job
     assert settled_job(gateway, done)["status"] == "Succeed"
 
 

@@ -14,26 +14,16 @@ from typing import Any
 
 import nbformat
 import pytest
+from fixtures.gateway import gateway_env, point_at_gateway
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def _env(gateway: Any, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKIS_")}
-    env.update(
-        LINKIS_GATEWAY_URL=gateway.url, LINKIS_USER=gateway.user, LINKIS_TOKEN=gateway.token,
-        LINKIS_CLI_CONF=str(tmp_path / "absent.properties"),
-        IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-    )
-    return env
-
-
 def test_a_notebook_shows_widget_log_and_table_and_stops_at_a_failed_job(gateway: Any, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in _env(gateway, tmp_path).items():
-        monkeypatch.setenv(key, value)
+    point_at_gateway(monkeypatch, gateway, tmp_path)
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext linkis_jupyter"),
@@ -79,7 +69,7 @@ def test_a_terminal_ipython_rewrites_the_progress_line_and_colours_warnings(gate
     """))
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.DEVNULL, stdout=follower,
-                            stderr=follower, env=_env(gateway, tmp_path), close_fds=True)
+                            stderr=follower, env=gateway_env(gateway, tmp_path), close_fds=True)
     os.close(follower)
     output = b""
     deadline = time.monotonic() + 60
@@ -108,3 +98,40 @@ def test_a_terminal_ipython_rewrites_the_progress_line_and_colours_warnings(gate
     warn = next(line for line in text.splitlines() if "bad thing" in line)
     assert warn.startswith("\x1b[33m[WARN] ") and warn.endswith("\x1b[0m")
     assert "the-result" in text
+
+
+@pytest.mark.parametrize("widgets", ["missing", "installed"])
+def test_text_progress_takes_over_when_ipywidgets_cannot_be_imported(gateway: Any, tmp_path: Path, widgets: str) -> None:
+    # A separate IPython where `import ipywidgets` fails (None in sys.modules, as for a package
+    # that is not installed) before the magics choose their reporter; the control has ipywidgets.
+    script = tmp_path / "no_widgets.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        if {widgets == "missing"!r}:
+            sys.modules["ipywidgets"] = None
+        from IPython.core.displaypub import DisplayPublisher
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        ip = InteractiveShell.instance(config=config)
+
+        class Kinds(DisplayPublisher):
+            def publish(self, data, metadata=None, source=None, **kwargs):
+                print("DISPLAY", sorted(data), data.get("text/plain", ""))
+
+        ip.display_pub = Kinds(shell=ip)
+        ip.run_line_magic("load_ext", "linkis_jupyter")
+        result = ip.run_cell("%%linkis -e shell --progress widget --log none --timeout 60\\necho the-result")
+        print("ERROR", type(result.error_in_exec).__name__)
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90,
+                          env=gateway_env(gateway, tmp_path), start_new_session=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR NoneType" in proc.stdout and "the-result" in proc.stdout
+    displays = [line for line in proc.stdout.splitlines() if line.startswith("DISPLAY ")]
+    widget = [line for line in displays if "application/vnd.jupyter.widget-view+json" in line]
+    assert bool(widget) == (widgets == "installed"), displays
+    # Either way the progress ends Succeed; without ipywidgets on a text line.
+    assert "Linkis task 1 · Succeed" in displays[-1], displays
+    assert displays[-1].startswith("DISPLAY ['text/plain']") == (widgets == "missing"), displays

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from gateway_history import settled_job
-from magics_helpers import RecordingPublisher, gateway_task, task_ids
+from fixtures.history import gateway_task, settled_job, wait_for_states
+from fixtures.shell import RecordingPublisher, task_ids
 
 from linkis_jupyter.errors import JobFailedError
 
@@ -49,8 +49,10 @@ def test_sql_cell_gives_a_typed_dataframe(linkis: Any, recorder: RecordingPublis
     assert df.iloc[0]["i"] == 1 and df.iloc[0]["s"] == "x" and df.iloc[0]["f"] == 2.5
     assert df.iloc[0]["d"] == pd.Timestamp("2024-01-02") and bool(df.iloc[0]["b"]) is True
     assert pd.isna(df.iloc[0]["n"])
-    # The progress line ended Succeed (auto chose text: this shell has no kernel).
-    assert "Succeed" in recorder.texts()[-1 if "Succeed" in recorder.texts()[-1] else -2]
+    # The progress line ended Succeed (auto chose text: this shell has no kernel); the log
+    # displays (text/html) are not progress lines.
+    progress = [o["data"]["text/plain"] for o in recorder.outputs if "text/html" not in o["data"]]
+    assert progress[-1].startswith("Linkis task ") and " · Succeed · " in progress[-1]
 
 
 def test_several_result_sets_are_all_shown_and_stored_as_a_list(linkis: Any, recorder: RecordingPublisher) -> None:
@@ -99,7 +101,7 @@ def test_python_cell_table_from_show(linkis: Any) -> None:
     df = linkis.run_cell_magic("linkis", f"-e python -o out --progress none --log none {LIMIT}",
                                "import pandas as pd\nshow(pd.DataFrame({'k': [1, 2], 'v': ['a', 'b']}))")
     assert df["k"].tolist() == [1, 2] and df["v"].tolist() == ["a", "b"]
-    assert linkis.user_ns["out"] is not None
+    pd.testing.assert_frame_equal(linkis.user_ns["out"], df)
 
 
 def test_shell_cell(linkis: Any, capsys: Any) -> None:
@@ -264,56 +266,74 @@ def test_defaults_come_from_config(linkis: Any, capsys: Any) -> None:
     assert "hello config 3" in capsys.readouterr().out
 
 
-def test_a_wait_timeout_stops_waiting_but_not_the_job(linkis: Any, gateway: Any, recorder: RecordingPublisher) -> None:
+def test_a_wait_timeout_stops_waiting_but_not_the_job(linkis: Any, gateway: Any, recorder: RecordingPublisher,
+                                                       capsys: Any) -> None:
     from linkis_jupyter.errors import LinkisTimeoutError
 
-    with pytest.raises(LinkisTimeoutError, match="still Running after 0.5 s"):
+    # The job may not have started within 0.5 s (Scheduled, Running): the cell says which.
+    with pytest.raises(LinkisTimeoutError, match=r"still (Inited|Scheduled|Running) after 0.5 s"):
         linkis.run_cell_magic("linkis", "-e shell --progress text --log none --timeout 0.5", "sleep 30")
     (task,) = task_ids(recorder.texts())
     assert recorder.texts()[-1].endswith(f"stopped waiting; `%linkis attach {task}` follows it again")
+    # The job goes on: the gateway runs it, and the magics say so.
+    wait_for_states(gateway, {"Running"})
+    capsys.readouterr()
+    linkis.run_line_magic("linkis", f"status {task}")
+    assert capsys.readouterr().out.startswith(f"Linkis task {task}: Running")
     assert gateway_task(gateway, task)["status"] == "Running"
     linkis.run_line_magic("linkis", f"kill {task}")
     assert settled_job(gateway, task)["status"] == "Cancelled"
 
 
-def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any, gateway: Any, capsys: Any) -> None:
-    # Once the first interrupt has sent the kill, the gateway answers status requests only after
-    # 5 s, so the confirmation takes long; a second interrupt (a real SIGINT, as the stop button
-    # sends) ends the wait for it.
+def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any, gateway: Any, capsys: Any,
+                                                                   request_log: Any) -> None:
+    # Once the first interrupt has sent the kill, the gateway holds status requests for 5 s, so
+    # the confirmation takes long; a second interrupt (a real SIGINT, as the stop button sends)
+    # ends the wait for it. Each interrupt comes when the gateway has seen what it waits for.
     import signal
 
     main = threading.main_thread().ident
     assert main is not None
+    running = threading.Event()
     inside = threading.Event()
-    timers: list[threading.Timer] = []
+    fired: list[str] = []
 
-    def second() -> None:
-        if inside.is_set():
-            signal.pthread_kill(main, signal.SIGINT)
+    def gated(ready: Any, what: str) -> bool:
+        deadline = time.monotonic() + 30
+        while not ready():
+            if time.monotonic() > deadline or not inside.is_set():
+                fired.append(f"never: {what}")
+                return False
+            time.sleep(0.02)
+        return True
 
-    def first() -> None:
+    def interrupts() -> None:
+        if not gated(running.is_set, "the job running"):
+            return
         gateway.faults.set(stall_rate=1.0, stall_seconds=5.0, paths=r"/status|/jobhistory/\d+/get")
         signal.pthread_kill(main, signal.SIGINT)
-        timer = threading.Timer(0.8, second)
-        timers.append(timer)
-        timer.start()
+        fired.append("first")
+        # Once the gateway has answered the kill, the cell can only be waiting for its confirmation.
+        if gated(lambda: request_log.paths(r"^/entrance/[^/]+/kill$"), "the kill answered"):
+            signal.pthread_kill(main, signal.SIGINT)
+            fired.append("second")
 
     def hook(record: dict[str, Any]) -> None:
-        if not timers and " · Running" in record["data"].get("text/plain", ""):
-            timer = threading.Timer(0.3, first)
-            timers.append(timer)
-            timer.start()
+        if " · Running" in record["data"].get("text/plain", ""):
+            running.set()
 
     recorder = RecordingPublisher(linkis, hook)
     linkis.display_pub = recorder
+    sender = threading.Thread(target=interrupts)
     inside.set()
+    sender.start()
     try:
         result = linkis.run_cell(f"%%linkis -e shell --progress text --log none {LIMIT}\nsleep 30")
     finally:
         inside.clear()
-        for timer in timers:
-            timer.join(5)
+        sender.join(30)
         gateway.faults.clear()
+    assert fired == ["first", "second"]
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     (task,) = task_ids(recorder.texts())
     err = capsys.readouterr().err
@@ -321,8 +341,5 @@ def test_a_second_interrupt_stops_waiting_for_the_kill_confirmation(linkis: Any,
     assert f"%linkis status {task}" in err
     assert recorder.texts()[-1].endswith("kill not confirmed")
     # The kill itself had been sent: the job did end Cancelled.
-    deadline = time.monotonic() + 10
-    while gateway_task(gateway, task)["status"] != "Cancelled" and time.monotonic() < deadline:
-        time.sleep(0.1)
     assert settled_job(gateway, task)["status"] == "Cancelled"
     assert linkis.run_cell(f"%%linkis -e shell --progress none --log none {LIMIT}\necho fine").success
