@@ -5,7 +5,7 @@ import re
 import time
 
 import pytest
-from gateway_wire import TERMINAL, Api, err, ok
+from gateway_wire import Api, err, ok
 
 LABELS = {"engineType": "shell-1", "userCreator": "alice-IDE"}
 
@@ -307,7 +307,6 @@ def test_stop_ends_running_jobs(gateway_factory, tmp_path):
     api.login("alice", again.password)
     task = api.task(task_id)
     assert task["status"] == "Failed" and "stopped" in task["errDesc"]
-    assert task["status"] in TERMINAL
 
 
 def test_python_and_sql_engines_give_results(alice):
