@@ -99,9 +99,11 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=MagicArgumentParser)
     subcommands: dict[str, MagicArgumentParser] = {}
 
-    def add(name: str, description: str) -> MagicArgumentParser:
+    def add(name: str, description: str, task: bool = False) -> MagicArgumentParser:
         parser = sub.add_parser(name, help=description, description=description, formatter_class=HelpFormatter)
         parser.allow_abbrev = False
+        if task:
+            parser.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
         subcommands[name] = parser
         return parser
 
@@ -119,18 +121,14 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
 
     add("logout", "end the gateway session and forget the password")
 
-    s = add("status", "a job's state, progress, times and error")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    add("status", "a job's state, progress, times and error", task=True)
 
-    s = add("log", "a job's whole log (from job history once the entrance has dropped it)")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s = add("log", "a job's whole log (from job history once the entrance has dropped it)", task=True)
     s.add_argument("--log", choices=LOG_LEVELS, default="all", help="the lowest level shown (default: all)")
 
-    s = add("kill", "kill a job and confirm it ended Cancelled")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    add("kill", "kill a job and confirm it ended Cancelled", task=True)
 
-    s = add("attach", "follow a running job (progress, log, then results), or show a finished job's results")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s = add("attach", "follow a running job (progress, log, then results), or show a finished job's results", task=True)
     _follow_options(s)
     s.add_argument("--progress", choices=PROGRESS_KINDS, help="progress display")
     s.add_argument("--log", choices=LOG_LEVELS, help="which log lines to show")
@@ -138,12 +136,10 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     s = add("history", "your recent jobs: task, state, engine, created, duration, error")
     s.add_argument("-n", "--limit", type=int, metavar="N", help="how many (default: LinkisMagics.history_limit)")
 
-    s = add("result", "a finished job's result sets")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s = add("result", "a finished job's result sets", task=True)
     _follow_options(s)
 
-    s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)")
-    s.add_argument("task", type=_task_id, metavar="TASK", help="the job's task id")
+    s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)", task=True)
     s.add_argument("path", metavar="PATH", help="the file (or an existing directory) to write")
     s.add_argument("--index", type=int, default=None, metavar="N",
                    help="the result set the cell shows as N (default: the first)")

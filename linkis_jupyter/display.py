@@ -260,8 +260,7 @@ class TextProgress:
         self._last = line
         if self._plain:
             if self._tty:
-                sys.stdout.write("\r" + line + "\x1b[K")
-                sys.stdout.flush()
+                _rewrite(line)
             elif status.state != self._last_state:
                 print(line, flush=True)
             self._last_state = status.state
@@ -276,14 +275,19 @@ class TextProgress:
         line = status.line()
         if self._plain:
             if self._tty:
-                sys.stdout.write("\r" + line + "\x1b[K\n")
-                sys.stdout.flush()
+                _rewrite(line, end="\n")
             elif line != self._last:
                 print(line, flush=True)
             self._last = line
             return
         self._last = ""
         self.show(status)
+
+
+def _rewrite(line: str, end: str = "") -> None:
+    """Write `line` over the terminal's current line."""
+    sys.stdout.write("\r" + line + "\x1b[K" + end)
+    sys.stdout.flush()
 
 
 class WidgetProgress:
