@@ -143,23 +143,26 @@ class JobLog:
                 repeat = i + 1
         new: list[LogLine] = []
         known = set(self.lines[-2 * _OVERLAP:])
-        for i, line in enumerate(lines[:repeat]):
+        skipped: list[str] = []
+        for line in lines[:repeat]:
             if line not in known:
-                new.append(self._insert(line, lines[i - 1] if i else None))
+                skipped.append(line)
+            elif skipped:
+                new.extend(self._insert_before(line, skipped))
+                skipped = []
         return new + self._append(lines[repeat:])
 
-    def _insert(self, line: str, after: str | None) -> LogLine:
-        """Put `line` after the last line read equal to `after` (at the end if there is none)."""
+    def _insert_before(self, anchor: str, lines: list[str]) -> list[LogLine]:
+        """Put `lines` before the last line read equal to `anchor`, among the latest lines read."""
         at = len(self.lines)
-        if after is not None:
-            for k in range(len(self.lines) - 1, max(-1, len(self.lines) - 2 * _OVERLAP - 1), -1):
-                if self.lines[k] == after:
-                    at = k + 1
-                    break
-        level = _classify([line], self.levels[at - 1].level if at else "INFO")[0]
-        self.lines.insert(at, line)
-        self.levels.insert(at, level)
-        return level
+        for k in range(len(self.lines) - 1, max(-1, len(self.lines) - 2 * _OVERLAP - 1), -1):
+            if self.lines[k] == anchor:
+                at = k
+                break
+        levels = _classify(lines, self.levels[at - 1].level if at else "INFO")
+        self.lines[at:at] = lines
+        self.levels[at:at] = levels
+        return levels
 
     def needs_merge(self, ran_for: float) -> bool:
         """Whether the entrance may have flushed its cache while the job ran, so that a read may

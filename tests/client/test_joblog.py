@@ -38,6 +38,14 @@ def test_a_line_an_earlier_read_skipped_goes_in_its_place() -> None:
     assert log.lines == lines(1, 25)
 
 
+def test_lines_skipped_at_the_end_of_a_read_come_before_the_last_line_read() -> None:
+    log = JobLog()
+    log.add_read(lines(1, 96) + lines(110, 110), 200)
+    # The next read begins with the lines the last one skipped, then that one's last line.
+    assert texts(log.add_read(lines(97, 120), 300)) == lines(97, 109) + lines(111, 120)
+    assert log.lines == lines(1, 120)
+
+
 def test_the_persisted_log_puts_back_what_the_reads_skipped() -> None:
     log = JobLog()
     log.add_read(lines(1, 40) + lines(44, 90) + [END], 95)
