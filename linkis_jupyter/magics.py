@@ -42,12 +42,11 @@ __all__ = ["LinkisMagics", "SUBCOMMANDS"]
 @contextmanager
 def _interrupt_deferred() -> Iterator[list[int]]:
     """Hold a first SIGINT until the block ends (the list it yields then holds it); a second one
-    raises KeyboardInterrupt at once. Outside the main thread, or when SIGINT is not Python's
-    default handler, nothing changes."""
+    raises KeyboardInterrupt at once. The handler before is put back after. Outside the main
+    thread, or where SIGINT is ignored, nothing changes."""
     held: list[int] = []
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None or previous is signal.SIG_IGN:
         yield held
         return
 
@@ -60,7 +59,7 @@ def _interrupt_deferred() -> Iterator[list[int]]:
     try:
         yield held
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
 
 
 @magics_class
