@@ -10,50 +10,40 @@ ordinary errors). Wire values become the small dataclasses below; errors come fr
     client.describe_config()          # [(name, value with secrets masked, where it came from)]
     client.list_jobs(limit=5)
 
-Configuration, highest first: constructor arguments or traitlets config (`c.LinkisClient.user`,
-`%config LinkisClient.user = ...`), environment variables (each trait's help names its own),
-a linkis-cli.properties file (`LINKIS_CLI_CONF`, else ~/.linkis/linkis-cli.properties), the
-embedded gateway's connection file (`<jupyter runtime dir>/linkis-gateway.json`), then defaults.
-
-Authentication (`auth`): `password` logs in with `POST /user/login` and keeps the session cookie
-in one `requests.Session`, logging in again once, transparently, when a request answers status -1
-(the session expired); `token` sends `Token-Code` + `Token-User` on every request; `auto` picks
-token or password by which was configured at the higher level. A job runs as `proxy_user` by one
-of three ways (`proxy_mode`): `executeUser` in the submit body next to an admin token (Linkis
-1.6+, what linkis-cli's -proxyUser does; the default with token auth), `GET /user/proxy` after a
-password login (a gateway with proxy users enabled; the default with password auth), or the
-`Proxy-User` + `Validation-Code` headers of the Linkis HTTP document (only a gateway that
-implements them: no open-source Linkis does). `/user/*` endpoints read only the session cookie,
-never token headers, so a token is checked on `/jobhistory/list` (`check`).
+Configuration (settings.py), highest first: constructor arguments or traitlets config
+(`c.LinkisClient.user`, `%config LinkisClient.user = ...`), environment variables, a
+linkis-cli.properties file, the embedded gateway's connection file, then defaults. HTTP, retries,
+login and the one re-login are transport.py's.
 
 Engines: a job whose engine has a version (written, or in `engine_versions`) goes to
 `/entrance/submit` with that version in its `engineType` label; one without goes to
-`/entrance/execute`, where the server uses its installed default (see spec.py).
+`/entrance/execute`, where the server uses its installed default (spec.py). A job runs as
+`proxy_user` by one of three ways (`proxy_mode`): `executeUser` in the submit body next to an
+admin token (Linkis 1.6+, linkis-cli's -proxyUser; the default with token auth), `GET /user/proxy`
+after a password login (the default with password auth), or the `Proxy-User` + `Validation-Code`
+headers of the Linkis HTTP document (only a gateway that implements them). `/user/*` endpoints
+read only the session cookie, so a token is checked on `/jobhistory/list` (`check`).
 
-Retries: every GET is retried with capped exponential backoff on connection errors, timeouts and
-HTTP 502/503/504. A submit is sent again at once only when the connection could not be made at
-all; when its answer is lost, job history is asked first (see `submit`), so a job is never started
-twice. `Job.wait` and `Job.results` keep retrying while the gateway is unreachable, up to
-`unreachable_timeout`.
+A submit is sent again at once only when the connection could not be made at all; when its
+answer is lost, job history is asked first (see `submit`), so a job is never started twice.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 import requests
 
-from .errors import APIError, AuthError, ConfigError, LinkisError, LinkisTimeoutError, TransportError, ValidationError
+from .errors import APIError, AuthError, ConfigError, LinkisError, TransportError, ValidationError
+from .lostsubmit import LostSubmit
 from .settings import ClientSettings
 from .spec import JobSpec, endpoint_for, execute_body, submit_body
 from .transport import Outage, Transport, read_timed_out
@@ -73,36 +63,6 @@ __all__ = [
     "ResultPage",
     "REST_PREFIX",
 ]
-# LabelCheckInterceptor.scala's 50080 message.
-_LABEL_CHECK = re.compile(r"50080.*?ExecuteUser\s*:\s*(?P<execute>\S+)\s*,\s*and user\s*:\s*(?P<label>\S+)\s+in userCreatorLabel",
-                          re.S)
-_SUBMIT_KEY = "clientSubmitKey"
-
-
-@dataclass(frozen=True)
-class _LostSubmit:
-    """What identifies a submit in job history if its answer is lost."""
-
-    code: str
-    creator: str
-    key: str
-    sent_at: float  # epoch seconds
-
-    def mark(self, body: dict[str, Any]) -> dict[str, Any]:
-        # Linkis keeps a submit's `source` map in job history (sourceJson); linkis-cli sends
-        # arbitrary source.* keys the same way.
-        source = dict(body.get("source") or {})
-        source[_SUBMIT_KEY] = self.key
-        return {**body, "source": source}
-
-    def matches(self, task: TaskInfo) -> bool:
-        source = str(task.raw.get("sourceJson") or "")
-        if _SUBMIT_KEY in source:
-            return self.key in source
-        # A gateway that keeps no source: the same code, created since this submit began.
-        if task.execution_code is None or task.execution_code.strip() != self.code.strip():
-            return False
-        return task.created is None or task.created.timestamp() >= self.sent_at - 60
 
 
 class LinkisClient(ClientSettings):
@@ -204,7 +164,7 @@ class LinkisClient(ClientSettings):
         method = self.proxy_method
         version = self.engine_version(spec)
         api = endpoint_for(spec, version, api=self.api, proxy_method=method, execute_before=self._api_answer == "execute")
-        lost = _LostSubmit(spec.code, spec.creator, uuid.uuid4().hex, time.time())
+        lost = LostSubmit(spec.code, spec.creator, uuid.uuid4().hex, time.time())
         if api == "submit":
             body = submit_body(spec, version=str(version), execute_user=user,
                                body_execute_user=method == "execute_user")
@@ -231,7 +191,7 @@ class LinkisClient(ClientSettings):
                 self._submitted.append(result.task_id)
         return result
 
-    def _submit_call(self, path: str, body: dict[str, Any], lost: "_LostSubmit") -> dict[str, Any]:
+    def _submit_call(self, path: str, body: dict[str, Any], lost: LostSubmit) -> dict[str, Any]:
         attempts = 1 + self.retries
         for attempt in range(attempts):
             try:
@@ -242,7 +202,7 @@ class LinkisClient(ClientSettings):
                 if _unknown_endpoint(exc):
                     raise
                 # A refused submit created no running job; the refusal is about what was sent.
-                message = self._label_check_message(exc.message) or exc.message
+                message = ValidationError.label_check_message(exc.message, self.proxy_method) or exc.message
                 raise ValidationError(message, status=exc.status, path=exc.path, http_status=exc.http_status,
                                       data=exc.data) from None
             except TransportError as exc:
@@ -259,59 +219,13 @@ class LinkisClient(ClientSettings):
                 time.sleep(self._transport.backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _label_check_message(self, message: str) -> str | None:
-        """Linkis' 50080 (LabelCheckInterceptor: the userCreator label's user is not the user the
-        gateway runs the job as), said as which setting to change; None for other refusals."""
-        found = _LABEL_CHECK.search(message)
-        if found is None:
-            return None
-        ran_as, wanted = found.group("execute"), found.group("label")
-        refused = f"Linkis refused to run the job as {wanted!r}: the gateway runs it as {ran_as!r} (errCode 50080)"
-        method = self.proxy_method
-        if method == "headers":
-            fix = ("it ignores the Proxy-User header (no open-source Linkis reads it): set LinkisClient.proxy_mode "
-                   "to execute_user (with an admin token) or login (with a password)")
-        elif method == "execute_user":
-            fix = ("it honours executeUser only with an admin token (Token-Code ADMIN-..., Linkis 1.6+): set "
-                   "LinkisClient.token to one, or use proxy_mode login with a password")
-        elif method == "login":
-            fix = "its /user/proxy login did not take: check LinkisClient.validation_code and proxy.properties"
-        else:
-            fix = f"it maps your login to that user: set LinkisClient.proxy_user = {ran_as!r}"
-        return f"{refused}; {fix}"
-
-    def _find_lost_submit(self, lost: "_LostSubmit", exc: TransportError) -> dict[str, Any] | None:
-        """The submit data (execID, taskID) of the job whose submit answer was lost, from job
-        history; None when it is not there. A gateway slow to answer may create the job late, so
-        after a timeout history is watched for another read timeout."""
-        window = self.read_timeout if isinstance(exc, LinkisTimeoutError) else 1.0
-        deadline = time.monotonic() + window
-        # Job history is asked until the window ends, and while it cannot be read up to
-        # unreachable_timeout after that.
-        outage = Outage(self._transport, since=deadline)
-        since = datetime.fromtimestamp(lost.sent_at - 600, tz=timezone.utc)
-        while True:
-            began = time.monotonic()
-            try:
-                tasks = self.list_jobs(limit=20, creator=lost.creator, start=since)
-            except TransportError as failure:
-                if outage.failed(failure, began) is None:
-                    raise TransportError(
-                        f"{exc}; the job may have started, but job history could not be read to find out "
-                        f"(`%linkis history` shows it): {failure}",
-                        url=exc.url, http_status=exc.http_status,
-                    ) from None
-                outage.pause()
-                continue
+    def _find_lost_submit(self, lost: LostSubmit, exc: TransportError) -> dict[str, Any] | None:
+        """The job a submit whose answer was lost started, from job history (lostsubmit.py)."""
+        def known() -> set[int]:
             with self._lock:
-                known = set(self._submitted)
-            for task in tasks:
-                if task.task_id not in known and lost.matches(task):
-                    exec_id = task.stronger_exec_id or task.exec_id or str(task.task_id)
-                    return {"execID": exec_id, "taskID": task.task_id}
-            if began >= deadline:
-                return None
-            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+                return set(self._submitted)
+
+        return lost.find(exc, self.list_jobs, known, self.read_timeout, lambda since: Outage(self._transport, since=since))
 
     def status(self, exec_id: str, task_id: int | None = None) -> JobState:
         """Entrance status. With `task_id` a gateway answers from job history for a job that has

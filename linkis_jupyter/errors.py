@@ -21,6 +21,7 @@ is built (see `LinkisClient.redact`).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -110,6 +111,30 @@ class APIError(LinkisError):
 
 class ValidationError(APIError):
     """Status 2, or the server refused a submit because of what it contained."""
+
+    # Linkis' LabelCheckInterceptor: the userCreator label's user is not the user the gateway
+    # runs the job as (errCode 50080).
+    LABEL_CHECK = re.compile(
+        r"50080.*?ExecuteUser\s*:\s*(?P<execute>\S+)\s*,\s*and user\s*:\s*(?P<label>\S+)\s+in userCreatorLabel", re.S)
+    LABEL_FIXES = {
+        "headers": "it ignores the Proxy-User header (no open-source Linkis reads it): set LinkisClient.proxy_mode "
+                   "to execute_user (with an admin token) or login (with a password)",
+        "execute_user": "it honours executeUser only with an admin token (Token-Code ADMIN-..., Linkis 1.6+): set "
+                        "LinkisClient.token to one, or use proxy_mode login with a password",
+        "login": "its /user/proxy login did not take: check LinkisClient.validation_code and proxy.properties",
+        "": "it maps your login to that user: set LinkisClient.proxy_user = {ran_as!r}",
+    }
+
+    @classmethod
+    def label_check_message(cls, message: str, proxy_method: str) -> str | None:
+        """A 50080 refusal said as which setting to change (`proxy_method`: how the proxy user
+        was announced, "" for none); None for other refusals."""
+        found = cls.LABEL_CHECK.search(message)
+        if found is None:
+            return None
+        ran_as, wanted = found.group("execute"), found.group("label")
+        fix = cls.LABEL_FIXES.get(proxy_method, cls.LABEL_FIXES[""]).format(ran_as=ran_as)
+        return f"Linkis refused to run the job as {wanted!r}: the gateway runs it as {ran_as!r} (errCode 50080); {fix}"
 
 
 class JobError(LinkisError):
