@@ -26,6 +26,34 @@ PUSH_INTERVAL = 300.0      # wds.linkis.entrance.log.push.interval.time (5 min)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+# A line's level, as LogReader's unanchored regexes find it.
+LOG_LEVEL = re.compile(r"[0-9\-/]{10} [0-9:]{8}.?\d{0,3} (SYSTEM-)?(ERROR|WARN) ")
+
+
+def log_level_index(line: str) -> int:
+    """0 ERROR, 1 WARN, 2 INFO, as Linkis' LogReader sorts lines."""
+    m = LOG_LEVEL.search(line)
+    if m is None:
+        return 2
+    return 0 if m.group(2) == "ERROR" else 1
+
+
+def split_log(lines: list[str | None]) -> list[str]:
+    """[error, warn, info, all] joined with newlines, as LogReader.readArray returns them: blank
+    lines (and the cache's empty slots) are left out."""
+    buckets: list[list[str]] = [[], [], []]
+    shown = [line for line in lines if line is not None and line.strip()]
+    for line in shown:
+        buckets[log_level_index(line)].append(line)
+    return ["\n".join(b) for b in buckets] + ["\n".join(shown)]
+
+
+def join_log(lines: list[str | None]) -> str:
+    """The one-string log of `distinctLevel=false` (LogReader.read): every line, an empty slot
+    as Java appends a null String."""
+    return "\n".join("null" if line is None else line for line in lines)
+
+
 class CacheIndexError(IndexError):
     """A read reached a slot the ring no longer has (Linkis: IllegalArgumentException)."""
 

@@ -22,7 +22,6 @@ Jobs of the creators LINKISCLI and BdpClient die when no `/status` call has come
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -33,18 +32,13 @@ from typing import Any
 
 from .engines import EngineError, EngineManager, JobContext
 from .entrance_log import EntranceLog
+from .execid import ENTRANCE_APP, make_exec_id
 from .storage import END_FAILED, END_SUCCESS, RESTART_ERR_CODE, RESTART_ERR_DESC, Storage, log_line, now_ms
 
-ENTRANCE_APP = "linkis-cg-entrance"
 # How long kill and timeout wait for the engine to return before the job is made final anyway.
 STOP_GRACE = 0.8
 UNEXPECTED_ERR_CODE = 21304
 TIMEOUT_ERR_CODE = 21304
-
-_EXEC_ID_1X = re.compile(r"exec_id(\d{3})(\d{3})(.*)", re.S)
-_EXEC_ID_0X = re.compile(r"(\d{2})(\d{2})(\d{2})(.*)", re.S)
-LOG_LEVEL = re.compile(r"[0-9\-/]{10} [0-9:]{8}.?\d{0,3} (SYSTEM-)?(ERROR|WARN) ")
-
 
 class JobState(str, Enum):
     INITED = "Inited"
@@ -59,57 +53,6 @@ class JobState(str, Enum):
     @property
     def is_terminal(self) -> bool:
         return self in (JobState.SUCCEED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT)
-
-
-def make_exec_id(instance: str, short_id: str) -> str:
-    """Linkis 1.x execID: `exec_id` + two 3-digit lengths + application + instance + short id."""
-    return f"exec_id{len(ENTRANCE_APP):03d}{len(instance):03d}{ENTRANCE_APP}{instance}{short_id}"
-
-
-def parse_exec_id(exec_id: str) -> tuple[str, str, str] | None:
-    """(application, instance, short id) of a 1.x or 0.x execID, or None when malformed."""
-    m = _EXEC_ID_1X.fullmatch(exec_id)
-    if m:
-        a, b, rest = int(m.group(1)), int(m.group(2)), m.group(3)
-        if a and b and len(rest) > a + b:
-            return rest[:a], rest[a:a + b], rest[a + b:]
-        return None
-    m = _EXEC_ID_0X.fullmatch(exec_id)
-    if m:
-        a, b, c, rest = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
-        if a and b and c and len(rest) > a + b + c:
-            return rest[a:a + b], rest[a + b:a + b + c], rest[a + b + c:]
-    return None
-
-
-def task_index(short_id: str) -> int | None:
-    """The trailing number of a short id like `IDE_alice_spark_7` (here the taskID)."""
-    tail = short_id.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
-def log_level_index(line: str) -> int:
-    """0 ERROR, 1 WARN, 2 INFO, as Linkis' LogReader sorts lines."""
-    m = LOG_LEVEL.search(line)
-    if m is None:
-        return 2
-    return 0 if m.group(2) == "ERROR" else 1
-
-
-def split_log(lines: list[str | None]) -> list[str]:
-    """[error, warn, info, all] joined with newlines, as LogReader.readArray returns them: blank
-    lines (and the cache's empty slots) are left out."""
-    buckets: list[list[str]] = [[], [], []]
-    shown = [line for line in lines if line is not None and line.strip()]
-    for line in shown:
-        buckets[log_level_index(line)].append(line)
-    return ["\n".join(b) for b in buckets] + ["\n".join(shown)]
-
-
-def join_log(lines: list[str | None]) -> str:
-    """The one-string log of `distinctLevel=false` (LogReader.read): every line, an empty slot
-    as Java appends a null String."""
-    return "\n".join("null" if line is None else line for line in lines)
 
 
 CLI_CREATORS = ("LINKISCLI", "BdpClient")   # wds.linkis.entrance.client.monitor.creator

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .entrance_log import CacheIndexError
-from .jobs import EntranceJob, JobState, join_log, parse_exec_id, split_log, task_index
+from .entrance_log import join_log, split_log
+from .execid import parse_exec_id, task_index
+from .jobs import EntranceJob, JobState
 from .routes_history import visible_row
 from .web import ApiError, SpringError
 

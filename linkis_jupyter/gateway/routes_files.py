@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dolphin
 from .export import Export, ExportError
-from .jobs import LOG_LEVEL
+from .entrance_log import LOG_LEVEL
 from .web import ApiError, RawJSON, error_code_error, exception_text
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from .jobs import JobState, parse_exec_id
+from .execid import parse_exec_id
+from .jobs import JobState
 from .web import ApiError
 
 if TYPE_CHECKING:
