@@ -150,7 +150,24 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     s.add_argument("--sep", default=",", metavar="SEP", help="CSV separator (default: ,)")
     s.add_argument("--charset", default="utf-8", metavar="CHARSET", help="file encoding, e.g. utf-8, gbk")
     s.add_argument("--null", default="NULL", metavar="TEXT", help="how NULL is written (default: NULL)")
+
+    s = add("databases", "the databases you may see (Linkis' metadata service: the Hive metastore)")
+    _store_option(s)
+
+    s = add("tables", "the tables of a database: table, view, created by, created")
+    s.add_argument("database", nargs="?", default="default", metavar="DB", help="the database (default: default)")
+    s.add_argument("--like", metavar="PATTERN", help="only tables whose name matches PATTERN, a glob with * and ?, "
+                   "ignoring case")
+    _store_option(s)
+
+    s = add("columns", "the columns of a table, then its partition keys: column, type, comment, partition")
+    s.add_argument("table", metavar="DB.TABLE", help="the table; a name without a dot is in the database default")
+    _store_option(s)
     return p, subcommands
+
+
+def _store_option(p: MagicArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="NAME", help="also store the table in the Python variable NAME")
 
 
 CELL_PARSER = _cell_parser()

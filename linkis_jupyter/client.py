@@ -42,13 +42,16 @@ from urllib.parse import quote
 
 import requests
 
-from .errors import APIError, AuthError, ConfigError, LinkisError, TransportError, ValidationError
+from .errors import (
+    APIError, AuthError, ConfigError, LinkisError, MetadataUnavailableError, TransportError, ValidationError,
+)
 from .lostsubmit import LostSubmit
 from .settings import ClientSettings
 from .spec import JobSpec, endpoint_for, execute_body, submit_body
 from .transport import Outage, Transport, read_timed_out
 from .wire import (
-    REST_PREFIX, JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult, TaskInfo, _as_int,
+    REST_PREFIX, ColumnInfo, JobState, LogChunk, Progress, ResultFile, ResultPage, StageProgress, SubmitResult,
+    TableInfo, TaskInfo, _as_int, database_name,
 )
 
 __all__ = [
@@ -61,6 +64,8 @@ __all__ = [
     "TaskInfo",
     "ResultFile",
     "ResultPage",
+    "TableInfo",
+    "ColumnInfo",
     "REST_PREFIX",
 ]
 
@@ -497,6 +502,52 @@ class LinkisClient(ClientSettings):
         message = self.redact(" ".join(text.split()))[:500] or "the export failed"
         return APIError(message, status=1, path="/filesystem/resultsetToExcel", http_status=response.status_code)
 
+    # ------------------------------------------------------------------ metadata (schemas)
+
+    def databases(self) -> list[str]:
+        """The databases the user may see (`/datasource/dbs`: Linkis reads the Hive metastore)."""
+        data = self._metadata("dbs")
+        names = (database_name(item) for item in data.get("dbs") or [])
+        return [name for name in names if name]
+
+    def tables(self, database: str) -> list[TableInfo]:
+        """The tables of `database` the user may see (`/datasource/tables`), by name."""
+        data = self._metadata("tables", {"database": database})
+        return [TableInfo.from_wire(item, database) for item in data.get("tables") or []
+                if isinstance(item, (dict, str))]
+
+    def columns(self, database: str, table: str) -> list[ColumnInfo] | None:
+        """The columns of a table, then its partition keys (`/datasource/columns`). None when
+        Linkis answers `"columns": null`: the table is missing or the user may not read it (the
+        two are the same answer); `[]` when it is missing and Linkis checks no permissions."""
+        data = self._metadata("columns", {"database": database, "table": table})
+        items = data.get("columns")
+        if not isinstance(items, list):
+            return None
+        return [ColumnInfo.from_wire(item) for item in items if isinstance(item, dict)]
+
+    def _metadata(self, endpoint: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A `/datasource/*` call; a gateway without the metadata service, or one that refuses
+        the user, raises MetadataUnavailableError with a one-line message."""
+        path = f"/datasource/{endpoint}"
+        try:
+            return self._call("GET", path, params=params)
+        except (APIError, TransportError) as exc:
+            http_status = getattr(exc, "http_status", None)
+            status = getattr(exc, "status", 1)
+            detail = self.redact(str(getattr(exc, "message", "") or exc)).strip().split("\n", 1)[0][:200]
+            if _no_service(exc):
+                reason, what = "missing", (f"the Linkis gateway at {self.redact(self.gateway_url)} has no metadata "
+                                           f"service (it serves no {path})")
+            elif status == 3 or http_status == 403:
+                reason, what = "denied", (f"the Linkis gateway at {self.redact(self.gateway_url)} does not let "
+                                          f"{self.execute_user or 'this user'} read the metadata ({path})")
+            else:
+                raise
+            raise MetadataUnavailableError(f"{what}: {detail}" if detail else what, reason=reason,
+                                           status=status if isinstance(status, int) else 1, path=path,
+                                           http_status=http_status, data=getattr(exc, "data", None)) from None
+
     # ------------------------------------------------------------------ context manager
 
     def close(self) -> None:
@@ -531,6 +582,16 @@ def _absent_markers(body: bytes, data: Mapping[str, Any], markers: tuple[str | N
         if body.count(token) == rest.count(token):
             absent.add(marker)
     return frozenset(absent)
+
+
+def _no_service(exc: LinkisError) -> bool:
+    """Did the gateway say no service serves this path (no metadata service deployed)? Spring's
+    404 JSON carries `"status": 404`; Linkis' gateway says "Cannot find a service to deal ..."."""
+    if isinstance(exc, TransportError) and exc.transient:
+        return False
+    if _unknown_endpoint(exc) or getattr(exc, "status", None) == 404:
+        return True
+    return "cannot find a service" in str(getattr(exc, "message", "") or exc).lower()
 
 
 def _unknown_endpoint(exc: LinkisError) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import keyword
+import re
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -19,7 +21,7 @@ from traitlets import TraitError
 from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, parse
 from .client import LinkisClient
 from .display import LogView, format_duration, format_error, format_state, format_task, format_time
-from .errors import ConfigError
+from .errors import ConfigError, MetadataUnavailableError
 from .job import Job
 
 if TYPE_CHECKING:
@@ -210,6 +212,88 @@ def download(magics: LinkisMagics, args: Namespace) -> None:
           f"({written.stat().st_size:,} bytes)")
 
 
+def databases(magics: LinkisMagics, args: Namespace) -> Any:
+    import pandas as pd
+
+    _check_output(args)
+    names = _metadata("databases", magics.client.databases)
+    return _store(magics, args, pd.DataFrame({"database": names}, columns=["database"]))
+
+
+def tables(magics: LinkisMagics, args: Namespace) -> Any:
+    import pandas as pd
+
+    _check_output(args)
+    database = args.database.strip().strip("`")
+    if not database:
+        raise UsageError("%linkis tables: the database name is empty")
+    found = _metadata("tables", lambda: magics.client.tables(database))
+    if not found and database.lower() not in {name.lower() for name in _metadata("tables", magics.client.databases)}:
+        raise UsageError(f"%linkis tables: there is no database {database!r} (or you may not see it); "
+                         f"`%linkis databases` lists those you may")
+    if args.like is not None:
+        match = _glob(args.like)
+        found = [info for info in found if match(info.name)]
+    rows = [
+        {"table": info.name, "view": info.is_view, "created by": info.created_by or "",
+         "created": format_time(info.created)}
+        for info in found
+    ]
+    return _store(magics, args, pd.DataFrame(rows, columns=["table", "view", "created by", "created"]))
+
+
+def columns(magics: LinkisMagics, args: Namespace) -> Any:
+    import pandas as pd
+
+    _check_output(args)
+    database, dot, table = args.table.strip().partition(".")
+    if not dot:
+        database, table = "default", database
+    database, table = database.strip().strip("`"), table.strip().strip("`")
+    if not database or not table:
+        raise UsageError(f"%linkis columns: {args.table!r} is not a table name; write DB.TABLE, or TABLE for "
+                         f"one in the database default")
+    found = _metadata("columns", lambda: magics.client.columns(database, table))
+    name = f"{database}.{table}"
+    if found is None:
+        # Linkis answers a table the user may not read, and (checking permissions) a missing
+        # one, with "columns": null: the two cannot be told apart.
+        raise UsageError(f"%linkis columns: there is no table {name} (or you may not read it)")
+    if not found:
+        raise UsageError(f"%linkis columns: there is no table {name}")
+    rows = [{"column": c.name, "type": c.type, "comment": c.comment or "", "partition": c.partitioned} for c in found]
+    return _store(magics, args, pd.DataFrame(rows, columns=["column", "type", "comment", "partition"]))
+
+
+def _metadata(command: str, call: Callable[[], Any]) -> Any:
+    """A metadata call; a gateway without the metadata service, or one that refuses the user, is
+    one line, not a traceback."""
+    try:
+        return call()
+    except MetadataUnavailableError as e:
+        raise UsageError(f"%linkis {command}: {e}") from None
+
+
+def _glob(pattern: str) -> Callable[[str], bool]:
+    """A case-insensitive glob: `*` any run of characters, `?` one; nothing else is special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    compiled = re.compile(regex, re.IGNORECASE | re.DOTALL)
+    return lambda name: compiled.fullmatch(name) is not None
+
+
+def _check_output(args: Namespace) -> None:
+    output = args.output
+    if output is not None and (not output.isidentifier() or keyword.iskeyword(output)):
+        raise UsageError(f"-o/--output needs a Python variable name, not {output!r}")
+
+
+def _store(magics: LinkisMagics, args: Namespace, frame: Any) -> Any:
+    """`-o NAME`: the table also goes into the Python variable NAME; it is shown either way."""
+    if args.output is not None:
+        magics.shell.user_ns[args.output] = frame
+    return frame
+
+
 def _show_setting(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
@@ -228,4 +312,7 @@ _COMMANDS: dict[str, Callable[[LinkisMagics, Namespace], Any]] = {
     "history": history,
     "result": result,
     "download": download,
+    "databases": databases,
+    "tables": tables,
+    "columns": columns,
 }

@@ -11,6 +11,8 @@
      |                             or the login itself was refused
      +-- APIError                  any other non-zero Linkis status: .status .message .path .http_status
      |    +-- ValidationError      status 2, or a submit the server refused for its content
+     |    +-- MetadataUnavailableError  the gateway has no metadata service (/datasource/*), or
+     |                             the user may not read it: .reason "missing" or "denied"
      +-- JobError                  a job ended without success:
           |                        .task_id .exec_id .state .err_code .err_desc .log_tail
           +-- JobFailedError       Failed or Timeout
@@ -32,6 +34,7 @@ __all__ = [
     "AuthError",
     "APIError",
     "ValidationError",
+    "MetadataUnavailableError",
     "JobError",
     "JobFailedError",
     "JobCancelledError",
@@ -135,6 +138,19 @@ class ValidationError(APIError):
         ran_as, wanted = found.group("execute"), found.group("label")
         fix = cls.LABEL_FIXES.get(proxy_method, cls.LABEL_FIXES[""]).format(ran_as=ran_as)
         return f"Linkis refused to run the job as {wanted!r}: the gateway runs it as {ran_as!r} (errCode 50080); {fix}"
+
+
+class MetadataUnavailableError(APIError):
+    """The schema cannot be read here: the gateway routes `/datasource/*` to no service (HTTP
+    404, "Cannot find a service", "No handler found"), `reason` "missing"; or it refused the user
+    (Linkis status 3, HTTP 403), `reason` "denied". The message is one line saying which."""
+
+    TEMPLATE = "{message}"
+
+    def __init__(self, message: str, *, reason: str, status: int, path: str, http_status: int | None = None,
+                 data: dict[str, Any] | None = None) -> None:
+        super().__init__(message, status=status, path=path, http_status=http_status, data=data)
+        self.reason = reason
 
 
 class JobError(LinkisError):

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Mapping
 
-__all__ = ["REST_PREFIX", "JobState", "StageProgress", "SubmitResult", "Progress", "LogChunk", "TaskInfo", "ResultFile", "ResultPage"]
+__all__ = ["REST_PREFIX", "JobState", "StageProgress", "SubmitResult", "Progress", "LogChunk", "TaskInfo", "ResultFile", "ResultPage",
+           "TableInfo", "ColumnInfo"]
 
 # Where every endpoint of the Linkis REST API lives, below the gateway's base URL.
 REST_PREFIX = "/api/rest_j/v1"
@@ -239,6 +240,79 @@ class ResultPage:
     # Of the null markers open_file was asked about, those no row of this page holds as a whole
     # value (None stands for a JSON null): conversion can skip looking for them.
     absent: frozenset[str | None] = frozenset()
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table of a `/datasource/tables` reply. Linkis reads the Hive metastore, whose times are
+    epoch *seconds* (`lastAccessAt` is often 0, read as None)."""
+
+    database: str
+    name: str
+    is_view: bool
+    created_by: str | None
+    created: datetime | None
+    last_access: datetime | None
+
+    @classmethod
+    def from_wire(cls, item: Any, database: str = "") -> "TableInfo":
+        if not isinstance(item, Mapping):
+            # A gateway that lists names only.
+            return cls(database, str(item), False, None, None, None)
+        return cls(
+            database=_as_str(item.get("databaseName", item.get("database"))) or database,
+            name=str(item.get("tableName", item.get("name")) or ""),
+            is_view=_as_bool(item.get("isView", item.get("view"))),
+            created_by=_as_str(item.get("createdBy", item.get("owner"))),
+            created=_as_epoch_seconds(item.get("createdAt")),
+            last_access=_as_epoch_seconds(item.get("lastAccessAt")),
+        )
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column of a `/datasource/columns` reply: the columns in order, then the partition keys
+    (`partitioned`)."""
+
+    name: str
+    type: str
+    comment: str | None
+    partitioned: bool
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> "ColumnInfo":
+        return cls(
+            name=str(item.get("columnName", item.get("name")) or ""),
+            type=str(item.get("columnType", item.get("type")) or ""),
+            comment=_as_str(item.get("columnComment", item.get("comment"))),
+            partitioned=_as_bool(item.get("partitioned", item.get("partitionField"))),
+        )
+
+
+def database_name(item: Any) -> str | None:
+    """One entry of a `/datasource/dbs` reply (`{"dbName": ...}`; a bare name from some gateways)."""
+    if isinstance(item, Mapping):
+        return _as_str(item.get("dbName", item.get("databaseName", item.get("name"))))
+    return _as_str(item)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "y")
+    return bool(value)
+
+
+def _as_epoch_seconds(value: Any) -> datetime | None:
+    """A metastore time: epoch seconds; 0 or less means never. A number too big to be seconds
+    (after the year 5000) is taken as milliseconds, as other gateways send times."""
+    number = _as_int(value)
+    if number is None:
+        return _as_time(value) if isinstance(value, str) and value.strip() else None
+    if number <= 0:
+        return None
+    if number > 100_000_000_000:
+        number //= 1000
+    return datetime.fromtimestamp(number, tz=timezone.utc)
 
 
 def _as_str(value: Any) -> str | None:
