@@ -10,6 +10,7 @@ per area:
     routes_entrance.py   /entrance/{id}/...   status, progress, log, kill, killJobs, pause
     routes_history.py    /jobhistory/...      the task records
     routes_files.py      /filesystem/...      result sets, logs, downloads (export.py writes them)
+    routes_metadata.py   /datasource/...      dbs, tables, columns of the user's DuckDB database
     (here)               /gateway/...         heartbeat, and fault injection for tests
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
-from . import routes_entrance, routes_files, routes_history, routes_submit, routes_user
+from . import (
+    routes_entrance, routes_files, routes_history, routes_metadata, routes_submit, routes_user,
+)
 from .auth import ProxyRules
 from .web import ApiError, GatewayHandler, Route, route
 
@@ -91,6 +94,12 @@ ROUTES: list[Route] = [
     route("GET", r"/filesystem/openFile", routes_files.open_file),
     route("GET", r"/filesystem/openLog", routes_files.open_log),
     route("GET,POST", r"/filesystem/resultsetToExcel", routes_files.resultset_to_excel),
+
+    route("GET", r"/datasource/dbs", routes_metadata.dbs),
+    route("GET", r"/datasource/tables", routes_metadata.tables),
+    route("GET", r"/datasource/columns", routes_metadata.columns),
+    # Behind the gateway, the metadata service's Spring answers the rest (404, 405).
+    route("GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS", r"/datasource(?:/.*)?", routes_metadata.unknown),
 ]
 
 

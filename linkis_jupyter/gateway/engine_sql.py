@@ -185,6 +185,16 @@ class Databases:
                 self._connections[path] = root
             return root.cursor()
 
+    def existing_cursor(self, workspace: Path) -> Any | None:
+        """A cursor of the user's database to read its catalog (gateway/routes_metadata.py), or
+        None when the user has none yet: unlike cursor(), it never creates the file. It shares
+        the jobs' connection, so it reads what they committed and never locks them out."""
+        path = Path(workspace) / "linkis.duckdb"
+        with self._lock:
+            if str(path) not in self._connections and not path.exists():
+                return None
+        return self.cursor(workspace)
+
     def close(self) -> None:
         with self._lock:
             connections, self._connections = list(self._connections.values()), {}
