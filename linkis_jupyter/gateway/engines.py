@@ -66,6 +66,11 @@ class EngineManager:
         self._closed = False
         _MANAGERS.add(self)
 
+    @property
+    def databases(self) -> Databases:
+        """The users' DuckDB databases, which the SQL jobs use (and the metadata endpoints read)."""
+        return self._databases
+
     @staticmethod
     def supports(run_type: str) -> bool:
         return (run_type or "").lower() in SQL_RUN_TYPES + PYTHON_RUN_TYPES + SHELL_RUN_TYPES

@@ -130,7 +130,7 @@ def _workspace(req: GatewayHandler) -> Path:
 def _catalog(req: GatewayHandler) -> Any | None:
     """A cursor of the asking user's database, or None when they have none yet."""
     # The engine manager's Databases: the one connection per user file the SQL jobs share.
-    databases = req.gw.engines._databases
+    databases = req.gw.engines.databases
     return databases.existing_cursor(_workspace(req))
 
 
