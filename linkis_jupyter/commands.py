@@ -125,7 +125,7 @@ def log(magics: LinkisMagics, args: Namespace) -> None:
 def kill(magics: LinkisMagics, args: Namespace) -> None:
     job = Job.attach(magics.client, args.task)
     if job.state.is_terminal:
-        # Nothing is sent: killing a finished job can flip its history record to Cancelled.
+        # Nothing is sent for a job known to have ended (Linkis would only answer that it has).
         print(f"Linkis job {args.task} already ended {job.state.value}; nothing to kill")
         return
     if job.kill(confirm_timeout=magics.kill_timeout):
@@ -177,14 +177,9 @@ def download(magics: LinkisMagics, args: Namespace) -> None:
     fmt = args.format or ("xlsx" if args.path.lower().endswith(".xlsx") else "csv")
     if args.max_rows == 0 or args.max_rows < -1:
         raise UsageError("%linkis download: --max-rows must be 1 or more, or -1 for every row")
-    info = magics.client.job_info(args.task)
-    state = info.state
-    if not state.is_terminal:
-        # Job history says Running for a moment after the entrance has ended a job (Linkis
-        # persists the end afterwards): the entrance, asked through a Job, knows first.
-        job = Job.attach(magics.client, args.task)
-        job.poll()
-        state = job.state
+    # Job.attach asks the entrance too: job history says Running for a moment after a job ends.
+    job = Job.attach(magics.client, args.task)
+    info, state = job.info, job.state
     if not state.is_success:
         raise UsageError(f"%linkis download: Linkis job {args.task} is {state.value}, it has no results")
     files = magics.client.result_files(info.result_location) if info.result_location else []
