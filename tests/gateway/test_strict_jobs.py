@@ -161,7 +161,8 @@ def test_no_time_eviction_by_default():
 # -- the LINKISCLI heartbeat ------------------------------------------------------------------
 
 def test_cli_jobs_without_status_calls_are_killed(gateway_factory):
-    api = login(gateway_factory(cli_heartbeat=1.0, history_lag=0))
+    # Finished jobs stay in the entrance (no time eviction): their logs are read after the wait.
+    api = login(gateway_factory(cli_heartbeat=1.0, history_lag=0, evict_after=None))
     lost, lost_task = submit(api, "sleep 30", creator="LINKISCLI")
     lower, lower_task = submit(api, "sleep 30", creator="bdpclient")
     ide, _ = submit(api, "sleep 3")
