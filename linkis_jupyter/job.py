@@ -38,22 +38,27 @@ A script that submits, follows, kills and reads jobs::
     print(old.poll().state, old.log())
 
 Polling: the first poll comes `poll_interval_min` (50 ms) after submit; after that the pause
-before the next one is 30% of the time the job has run so far (at least `poll_interval_min`, at
-most `poll_interval_max`, 2 s). So a job is seen to end at most about a third of its run time
-late, short jobs at once, and the count stays small: from submit to a one-table result a ~0 s
-job takes 5 requests, a 0.5 s job about 14, a 30 s job about 38 (30 polls).
+before the next one is a fifth of the time the job has run so far (at least
+`poll_interval_min`, at most `poll_interval_max`, 1 s). So short jobs are seen to end at once,
+and a long one is polled once a second, as linkis-cli and the Linkis SDKs poll.
 
-While the entrance has the job, every poll asks for the new log lines, echoing `fromLine`, as
-many reads as it takes to catch up (Linkis serves at most 10,000 lines a read). When they show
-Linkis' end-of-job line, the entrance's `/status` is asked: while the entrance holds a job its
-state is the authority (job history is written after the end line, by RPC, and may lag or never
-flip; Linkis' own web UI trusts the entrance for this reason). The entrance state is also asked
-every fourth poll until the job runs, and at least every 20 s (Linkis kills LINKISCLI and
-BdpClient jobs after 30 s without a `/status`); the progress every eighth poll. A failed `/log`
-or `/status` is tried again at the next poll; only Linkis' answers for a job it no longer holds
-send the job to job history and `openLog`, and the log carries on from the last line read,
-none lost or doubled (the 1.6+ file reader counts `fromLine` from 1 where the cache counts
-from 0, so a read at that boundary repeats the last line shown: it is dropped).
+Each poll is one request: the log's new lines, echoing `fromLine`, as many reads as it takes to
+catch up (Linkis serves at most 10,000 lines a read). The log says when the job is scheduled and
+when it runs (EntranceJob.afterStateChanged writes both), and it ends with Linkis' end-of-job
+line: only then is the entrance's `/status` asked. While the entrance holds a job its state is the
+authority (job history is written after the end line, by RPC, and may lag or never flip; Linkis'
+own web UI trusts the entrance for this reason).
+
+Between two polls, every `progress_interval` (3 s), one more request: the progress of a running
+job, or the entrance state of one whose log has not said it runs. Linkis sets a job's progress to
+1 when it ends, after the end line, so a progress of 1 brings the next poll forward. Jobs of the
+creators LINKISCLI and BdpClient also get a `/status` at least every `status_interval` (20 s):
+Linkis kills them after 30 s without one.
+
+A failed `/log` or `/status` is tried again at the next poll; only Linkis' answers for a job it
+no longer holds send the job to job history and `openLog`, and the log carries on from the last
+line read, none lost or doubled (the 1.6+ file reader counts `fromLine` from 1 where the cache
+counts from 0, so a read at that boundary repeats the last line shown: it is dropped).
 """
 from __future__ import annotations
 
@@ -87,10 +92,9 @@ __all__ = ["Job", "JobSpec", "JobState", "JobSnapshot", "StageProgress", "LogLin
 _GONE = ("has ended", "job is empty", "can't find execid", "get job by id error", "is not exists")
 _ERROR_TAIL = 5
 # The pause before the next poll, as a share of the time the job has run (see the module doc).
-_PAUSE_SHARE = 0.3
-# Every poll asks for the log; the progress every _PROGRESS_EVERY-th poll, the entrance state
-# every fourth until the job runs and at least every `LinkisClient.status_interval` seconds.
-_PROGRESS_EVERY = 8
+_PAUSE_SHARE = 0.2
+# The creators whose jobs Linkis kills when no /status comes for 30 s (CliHeartbeatMonitor).
+_HEARTBEAT_CREATORS = ("LINKISCLI", "BdpClient")
 # Once the entrance has let a job go, job history decides; if it still says running this long
 # after the log's end line, the end line's state is taken (job history may never flip).
 _HISTORY_GRACE = 10.0
@@ -137,8 +141,8 @@ class Job:
         self._in_entrance = in_entrance and bool(exec_id)
         self._log = JobLog()
         self._log_complete = False
-        self._polls = 0
         self._last_status = time.monotonic()
+        self._side_at = self._started + client.progress_interval  # the next progress or state read
         self._history_log_at = 0.0
         self._note = ""  # e.g. that the log was too big to fetch
         self._info: TaskInfo | None = None
@@ -215,25 +219,33 @@ class Job:
     # ------------------------------------------------------------------ polling
 
     def poll(self) -> JobSnapshot:
-        """Ask the gateway once (one to three requests) and return what is known now."""
+        """Ask the gateway once and return what is known now: the new log lines, the state once
+        the log has ended, and the progress when `progress_interval` has passed since the last."""
         with self._lock:
-            if self._state.is_terminal and self._log_complete:
-                return self._snapshot([])
-            new: list[LogLine] = []
-            if self._in_entrance:
-                self._poll_entrance(new)
-            if not self._in_entrance:
-                self._poll_history(new)
-            self._polls += 1
-            return self._snapshot(new)
+            snap = self._poll()
+            if self._side_due(time.monotonic()):
+                self._side_read()
+                snap = self._snapshot(list(snap.new_log))
+            return snap
+
+    def _poll(self) -> JobSnapshot:
+        if self._state.is_terminal and self._log_complete:
+            return self._snapshot([])
+        new: list[LogLine] = []
+        if self._in_entrance:
+            self._poll_entrance(new)
+        if not self._in_entrance:
+            self._poll_history(new)
+        return self._snapshot(new)
 
     def _poll_entrance(self, new: list[LogLine]) -> None:
-        k = self._polls
         # After Linkis' end line there is no more log to read, only the state to learn.
-        if self._log.end_state is None and not self._entrance_log(new):
-            return
-        if (self._log.end_state is not None or (self._state in _NOT_STARTED and k % 4 == 0)
-                or time.monotonic() - self._last_status >= self.client.status_interval):
+        if self._log.end_state is None:
+            if not self._entrance_log(new):
+                return
+            if self._log.start_state is not None and self._state in _NOT_STARTED:
+                self._set_state(self._log.start_state)
+        if self._log.end_state is not None or self._heartbeat_due():
             if not self._entrance_status():
                 return
         if self._state.is_terminal:
@@ -244,8 +256,25 @@ class Job:
                 new.extend(self._history_log())
             self._log_complete = True
             return
-        if k % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
+
+    def _heartbeat_due(self) -> bool:
+        creator = self.spec.creator if self.spec is not None else None
+        return ((creator is None or creator in _HEARTBEAT_CREATORS)
+                and time.monotonic() - self._last_status >= self.client.status_interval)
+
+    def _side_due(self, at: float) -> bool:
+        """Whether the progress (or the state of a job not yet running) is to be read by `at`."""
+        return self._in_entrance and not self._state.is_terminal and self._side_at <= at
+
+    def _side_read(self) -> bool:
+        """One request between two polls: the progress of a running job, else the entrance state.
+        True when it shows the job has ended (a progress of 1, or a final state)."""
+        self._side_at = time.monotonic() + self.client.progress_interval
+        if self._state is JobState.RUNNING:
             self._apply_progress(self.client.progress(self.exec_id))
+            return self._progress >= 1.0
+        self._entrance_status()
+        return self._state.is_terminal
 
     def _apply_progress(self, progress: Progress) -> None:
         if self._state.is_success:
@@ -347,20 +376,28 @@ class Job:
         snapshot whose `note` says so, until the client's `unreachable_timeout` has passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         outage = Outage(self.client.transport)
+        last_poll = self._started
         next_poll = self._started + self.client.poll_interval_min
         while True:
-            now = time.monotonic()
-            if next_poll > now:
-                pause = next_poll - now if deadline is None else min(next_poll - now, max(0.0, deadline - now))
-                time.sleep(pause)
-            if deadline is not None and time.monotonic() >= deadline and not self._state.is_terminal:
-                raise LinkisTimeoutError(
-                    f"Linkis job {self.task_id} still {self._state.value} after {timeout:g} s; "
-                    "it keeps running (job.kill() stops it)"
-                )
+            while self._side_due(next_poll):
+                # Halfway between the last request and the next poll (or sooner, when it is due),
+                # so that any request may be the one to see the end.
+                self._sleep_until(min(self._side_at, (last_poll + next_poll) / 2), deadline, timeout)
+                try:
+                    with self._lock:
+                        ended = self._side_read()
+                except TransportError:
+                    ended = False  # the next poll meets the outage
+                last_poll = time.monotonic()
+                if on_update is not None:
+                    on_update(self._snapshot([]))
+                if ended:
+                    next_poll = last_poll
+            self._sleep_until(next_poll, deadline, timeout)
             started = time.monotonic()
             try:
-                snap = self.poll()
+                with self._lock:
+                    snap = self._poll()
             except TransportError as exc:
                 down = outage.failed(exc, started)
                 if down is None:
@@ -375,7 +412,18 @@ class Job:
             if snap.state.is_terminal:
                 self.raise_for_state()
                 return snap
-            next_poll = started + self._pause(started)
+            last_poll, next_poll = started, started + self._pause(started)
+
+    def _sleep_until(self, at: float, deadline: float | None, timeout: float | None) -> None:
+        """Sleep until `at` (monotonic); raise LinkisTimeoutError when `deadline` comes first."""
+        now = time.monotonic()
+        if at > now:
+            time.sleep(at - now if deadline is None else min(at - now, max(0.0, deadline - now)))
+        if deadline is not None and time.monotonic() >= deadline and not self._state.is_terminal:
+            raise LinkisTimeoutError(
+                f"Linkis job {self.task_id} still {self._state.value} after {timeout:g} s; "
+                "it keeps running (job.kill() stops it)"
+            )
 
     def _pause(self, at: float) -> float:
         """Seconds from a poll at `at` (monotonic) to the next: a share of the time the job had run."""

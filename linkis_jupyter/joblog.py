@@ -35,6 +35,10 @@ READ_SIZE = 10000
 _END_LINE = re.compile(
     r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? INFO (?:Congratulations\. Your job completed with "
     r"status (Success)\.|Sorry\. Your job completed with a status (\w+)\. You can view logs for the reason\.)\s*$")
+# The lines with which the entrance logs a job's start (EntranceJob.afterStateChanged, the same
+# words since 0.11.0; 1.x adds a Chinese gloss), so the state before the end needs no /status.
+_STATE_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? INFO Your job is (Scheduled|Running now)\. ")
+_STATE_WORDS = {"Scheduled": JobState.SCHEDULED, "Running now": JobState.RUNNING}
 _LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+(ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\b")
 # How far back the start of a read is compared with what was read before.
 _OVERLAP = 50
@@ -126,6 +130,7 @@ class JobLog:
         self.levels: list[LogLine] = []
         self.from_line = 0  # the entrance's count, echoed as fromLine
         self.end_state: JobState | None = None  # the state the log's end line names
+        self.start_state: JobState | None = None  # the latest of Scheduled and Running the log names
         self.ended_at = 0.0  # time.monotonic() when that line was read
 
     def add_read(self, lines: list[str], next_from: int | None) -> list[LogLine]:
@@ -206,6 +211,9 @@ class JobLog:
         self.levels.extend(classified)
         if self.end_state is None:
             for line in lines:
+                start = _STATE_LINE.match(line)
+                if start:
+                    self.start_state = _STATE_WORDS[start.group(1)]
                 end = _END_LINE.match(line)
                 if end:
                     self.end_state = JobState.SUCCEED if end.group(1) else JobState.from_wire(end.group(2))

@@ -94,6 +94,7 @@ _NUMBER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "poll_interval_min": (lambda v: v > 0, "positive"),
     "poll_interval_max": (lambda v: v > 0, "positive"),
     "status_interval": (lambda v: v > 0, "positive"),
+    "progress_interval": (lambda v: v > 0, "positive"),
 }
 _URL_OK = re.compile(r"^https?://[^/\s]+")
 
@@ -205,7 +206,11 @@ class ClientSettings(Configurable):
     ).tag(config=True)
     poll_interval_min = Float(0.05, help="Seconds from submit to a job's first poll.").tag(config=True)
     poll_interval_max = Float(
-        2.0, help=_help("poll_interval_max", "Longest pause between two polls of a running job.")
+        1.0, help=_help("poll_interval_max", "Longest pause between two polls of a running job.")
+    ).tag(config=True)
+    progress_interval = Float(
+        3.0, help="Seconds between two progress reads of a running job (between two polls; the state "
+        "is read instead while the job's log has not said it runs)."
     ).tag(config=True)
     status_interval = Float(
         20.0, help="Longest time in seconds between two /status calls for a running job. Linkis kills jobs "

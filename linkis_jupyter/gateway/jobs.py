@@ -189,6 +189,7 @@ class JobManager:
             self._log(job, "INFO", f"Your job is accepted,  jobID is {exec_id} and taskID is {task_id} in "
                       f"ServiceInstance({ENTRANCE_APP}, {self.instance}). Please wait it to be scheduled")
             self._set_state(job, JobState.SCHEDULED)
+            self._log(job, "INFO", "Your job is Scheduled. Please wait it to run.")
             self._log(job, "INFO", f"Job with jobId : {task_id} and execID : {exec_id} submitted ")
             self._queued.setdefault(execute_user, deque()).append(job)
             self._dispatch(execute_user)

@@ -1,0 +1,79 @@
+"""How a job is followed: one request a poll, the state before the end from the log's own lines,
+the progress between polls, and an end seen by whichever request comes first."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import pytest
+
+from linkis_jupyter.client import JobState, LinkisClient
+from linkis_jupyter.errors import JobFailedError
+from linkis_jupyter.job import Job, JobSnapshot
+from linkis_jupyter.spec import JobSpec
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def client_for(gw: Any, **settings: Any) -> LinkisClient:
+    return LinkisClient(gateway_url=gw.url, user=gw.user, token=gw.token, **settings)
+
+
+def follow(client: LinkisClient, code: str, engine: str = "shell") -> tuple[Job, list[JobSnapshot]]:
+    job = Job.submit(client, JobSpec(code=code, engine=engine))
+    snaps: list[JobSnapshot] = []
+    try:
+        job.wait(on_update=snaps.append, timeout=60)
+    except JobFailedError:
+        pass
+    return job, snaps
+
+
+def test_a_running_job_costs_one_request_a_poll(gateway: Any, request_log: Any) -> None:
+    client = client_for(gateway, progress_interval=1.0)
+    job, snaps = follow(client, "sleep 3; echo done")
+    exec_path = f"/entrance/{job.exec_id}"
+    # The log said the job runs: no /status until the log's end line, then one.
+    assert JobState.RUNNING in [snap.state for snap in snaps]
+    assert request_log.paths(f"^{exec_path}/status$") == [f"{exec_path}/status"]
+    # The progress is read between polls, about every progress_interval.
+    assert 2 <= request_log.count(f"^{exec_path}/progress$") <= 4
+    # Every other request is a log read, one a poll: the schedule's, about 20 in 3 s.
+    asked = request_log.paths(f"^{exec_path}/")
+    polls = request_log.count(f"^{exec_path}/log$")
+    assert len(asked) == polls + request_log.count(f"^{exec_path}/progress$") + 1
+    assert polls <= 25
+
+
+def test_the_log_says_when_a_queued_job_starts(gateway_factory: Callable[..., Any], request_log: Any) -> None:
+    gw = gateway_factory(max_running_per_user=1)
+    client = client_for(gw, progress_interval=0.5)
+    first = Job.submit(client, JobSpec(code="sleep 2", engine="shell"))
+    second, snaps = follow(client, "sleep 1; echo second")
+    first.wait(timeout=30)
+    states = [snap.state for snap in snaps]
+    assert states.index(JobState.SCHEDULED) < states.index(JobState.RUNNING) < states.index(JobState.SUCCEED)
+    # While its log had not said it runs, the state was read between polls, not the progress.
+    assert request_log.count(f"^/entrance/{second.exec_id}/status$") >= 2
+
+
+@pytest.mark.parametrize("code, state", [("sleep 1; echo done", JobState.SUCCEED), ("sleep 1; exit 3", JobState.FAILED)])
+def test_a_read_between_polls_brings_the_end_forward(gateway: Any, code: str, state: JobState) -> None:
+    # Polls 4 s apart; a progress or state read every 0.5 s between them.
+    client = client_for(gateway, poll_interval_min=4.0, poll_interval_max=4.0, progress_interval=0.5)
+    began = time.monotonic()
+    job, snaps = follow(client, code)
+    took = time.monotonic() - began
+    assert job.state is state and snaps[-1].state is state
+    assert took < 3.0, f"the end came at the 4 s poll ({took:.1f} s), not at the read after it"
+    # The last lines of the log arrived all the same.
+    assert any("completed with" in line.text for snap in snaps for line in snap.new_log)
+
+
+def test_only_the_heartbeat_creators_get_a_status_every_status_interval(gateway: Any, request_log: Any) -> None:
+    client = client_for(gateway, status_interval=0.5, progress_interval=10.0)
+    ide, _ = follow(client, "sleep 2")
+    assert request_log.count(f"^/entrance/{ide.exec_id}/status$") == 1
+    cli = Job.submit(client, JobSpec(code="sleep 2", engine="shell", creator="LINKISCLI"))
+    cli.wait(timeout=30)
+    assert request_log.count(f"^/entrance/{cli.exec_id}/status$") >= 3
