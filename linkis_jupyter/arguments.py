@@ -163,6 +163,8 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     s = add("columns", "the columns of a table, then its partition keys: column, type, comment, partition")
     s.add_argument("table", metavar="DB.TABLE", help="the table; a name without a dot is in the database default")
     _store_option(s)
+
+    add("refresh", "forget the databases, tables and columns Tab completion keeps, so it asks the gateway again")
     return p, subcommands
 
 

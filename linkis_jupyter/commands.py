@@ -260,6 +260,11 @@ def columns(magics: LinkisMagics, args: Namespace) -> Any:
     return _store(magics, args, pd.DataFrame(rows, columns=["column", "type", "comment", "partition"]))
 
 
+def refresh(magics: LinkisMagics, args: Namespace) -> None:
+    magics.metadata.clear()
+    print("Completion will ask the gateway for databases, tables and columns again.")
+
+
 def _metadata(command: str, call: Callable[[], Any]) -> Any:
     """A metadata call; a gateway without the metadata service, or one that refuses the user, is
     one line, not a traceback."""
@@ -310,4 +315,5 @@ _COMMANDS: dict[str, Callable[[LinkisMagics, Namespace], Any]] = {
     "databases": databases,
     "tables": tables,
     "columns": columns,
+    "refresh": refresh,
 }

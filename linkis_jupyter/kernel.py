@@ -7,7 +7,8 @@ One class serves every variant; its kernel.json (kernelspec/) sets the engine an
 
 Cells are routed by an IPython input transformer (`route_cell`), not by rewriting the code string
 in `do_execute`, so history and `In[]` keep what the user typed. `linkis-jupyter install`
-(install.py) installs the kernelspecs.
+(install.py) installs the kernelspecs. In the SQL kernels, Tab and Shift+Tab answer from Linkis'
+metadata endpoints (completion.py); in a cell that is a magic or `%%local`, IPython answers.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import Unicode
 
 from . import __version__
+from .completion import SqlCompleter
 from .install import install_kernelspecs, kernelspec_dirs  # their home before install.py
 from .spec import RUN_TYPE_LANGUAGE
 
@@ -79,7 +81,27 @@ class LinkisKernel(IPythonKernel):
         self.magics.run_type = self.run_type
         self.shell.register_magics(self.magics)
         self.shell.input_transformers_cleanup.append(route_cell)
-        self.language_info = dict(LANGUAGES[RUN_TYPE_LANGUAGE.get(self.run_type, "python")])
+        language = RUN_TYPE_LANGUAGE.get(self.run_type, "python")
+        self.language_info = dict(LANGUAGES[language])
+        self.completer = SqlCompleter(self.magics.metadata) if language == "sql" else None
+
+    def _completes(self, code: str) -> bool:
+        """Whether this cell is SQL for the completer (not a magic, not `%%local` Python)."""
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        return self.completer is not None and not first.startswith("%")
+
+    def do_complete(self, code: str, cursor_pos: int) -> Any:
+        if not self._completes(code):
+            return super().do_complete(code, cursor_pos)
+        matches, start, end = self.completer.complete(code, cursor_pos)  # type: ignore[union-attr]
+        return {"status": "ok", "matches": matches, "cursor_start": start, "cursor_end": end, "metadata": {}}
+
+    def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()) -> Any:
+        if not self._completes(code):
+            return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
+        text = self.completer.inspect(code, cursor_pos)  # type: ignore[union-attr]
+        return {"status": "ok", "found": text is not None, "data": {"text/plain": text} if text else {},
+                "metadata": {}}
 
     def do_shutdown(self, restart: bool) -> Any:
         # Shutdown and restart requests arrive on the control thread while a cell may still be

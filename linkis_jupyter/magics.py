@@ -25,11 +25,12 @@ from typing import Any, Iterator
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import HTML, Image, display
-from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from . import commands
 from .arguments import SUBCOMMANDS, CellOptions, magic_doc
 from .client import LinkisClient
+from .completion import MetadataCache
 from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
 from .job import Job, JobState
@@ -92,10 +93,13 @@ class LinkisMagics(Magics):
     kill_timeout = Float(5.0, help="Seconds to wait for Linkis to confirm a job Cancelled after an interrupt "
                          "or %linkis kill.").tag(config=True)
     history_limit = Int(20, help="Jobs listed by %linkis history unless -n is given.").tag(config=True)
+    metadata_lifetime = Float(60.0, help="Seconds the databases, tables and columns completion offers are "
+                              "kept before the gateway is asked again (%linkis refresh drops them).").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._client: LinkisClient | None = None
+        self.metadata = MetadataCache(lambda: self.client, lifetime=self.metadata_lifetime)
         self._running: set[Job] = set()
         self._running_lock = threading.Lock()
         self._shutting_down = False
@@ -139,6 +143,11 @@ class LinkisMagics(Magics):
             configurables.append(client)
         if old is not None:
             old.close()
+        self.metadata.clear()  # another gateway or user sees other tables
+
+    @observe("metadata_lifetime")
+    def _metadata_lifetime_changed(self, change: Any) -> None:
+        self.metadata.lifetime = change["new"]
 
     @property
     def user_ns(self) -> dict[str, Any] | None:
