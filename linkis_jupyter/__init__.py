@@ -30,6 +30,9 @@ def __getattr__(name: str) -> object:
 
 def load_ipython_extension(ipython: object) -> None:
     """`%load_ext linkis_jupyter`: register `%%linkis` and `%linkis` (linkis_jupyter.magics)."""
+    from .completion import cell_matcher
     from .magics import LinkisMagics
 
-    ipython.register_magics(LinkisMagics)  # type: ignore[attr-defined]
+    magics = LinkisMagics(shell=ipython, parent=ipython)
+    ipython.register_magics(magics)  # type: ignore[attr-defined]
+    ipython.Completer.custom_matchers.append(cell_matcher(magics))  # type: ignore[attr-defined]

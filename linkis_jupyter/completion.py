@@ -3,6 +3,8 @@
 Tab completes SQL keywords, database names, `db.` to the database's tables, and the columns of
 the tables the statement names (after `select`, `where`, `on`, `group by` ..., and after an
 alias or a table followed by a dot). Shift+Tab on a table shows its columns and their types.
+The same Tab works in a `%%linkis` cell of a SQL engine in any IPython (`cell_matcher`, one of
+IPython's completion matchers).
 
 What the gateway says is kept `lifetime` seconds (`%linkis refresh` drops it). A completion never
 waits more than `budget` seconds for the gateway: a lookup that takes longer goes on in the
@@ -20,7 +22,7 @@ from typing import Any, Callable
 from .errors import LinkisError
 from .wire import ColumnInfo
 
-__all__ = ["MetadataCache", "SqlCompleter", "KEYWORDS"]
+__all__ = ["MetadataCache", "SqlCompleter", "KEYWORDS", "cell_matcher"]
 
 KEYWORDS = (
     "select", "from", "where", "group by", "order by", "having", "limit", "join", "left join", "right join",
@@ -189,6 +191,44 @@ class SqlCompleter:
             comment = f"  -- {column.comment}" if column.comment else ""
             lines.append(f"  {column.name.ljust(width)}  {column.type}{note}{comment}")
         return "\n".join(lines)
+
+
+def cell_matcher(magics: Any) -> Callable[[Any], dict[str, Any]]:
+    """An IPython completion matcher (API v2) for the SQL below a `%%linkis` line whose engine and
+    run type are SQL; other text is left to IPython's own matchers."""
+    from IPython.core.completer import SimpleCompletion, context_matcher
+
+    from .arguments import CellOptions
+    from .spec import RUN_TYPE_LANGUAGE, JobSpec
+
+    completer = SqlCompleter(magics.metadata)
+
+    def nothing() -> dict[str, Any]:
+        return {"completions": [], "suppress": False}  # a new one each time: IPython fills it in
+
+    @context_matcher()
+    def linkis_sql(context: Any) -> dict[str, Any]:
+        lines = context.full_text.split("\n")
+        head = lines[0].strip()
+        if context.cursor_line == 0 or not (head == "%%linkis" or head.startswith("%%linkis ")):
+            return nothing()
+        try:
+            options = CellOptions.from_line(head[len("%%linkis"):], magics, magics.user_ns)
+            run_type = JobSpec(code="-", engine=options.engine, run_type=options.run_type).run_type
+        except Exception:  # noqa: BLE001 - a line the magic would refuse completes nothing
+            return nothing()
+        if RUN_TYPE_LANGUAGE.get(run_type) != "sql":
+            return nothing()
+        code = "\n".join(lines[1:])
+        cursor = sum(len(line) + 1 for line in lines[1:context.cursor_line]) + context.cursor_position
+        matches, start, _end = completer.complete(code, cursor)
+        fragment = code[start:cursor]
+        if not matches or not context.token.endswith(fragment):
+            return nothing()
+        return {"completions": [SimpleCompletion(text, type="linkis") for text in matches],
+                "matched_fragment": fragment, "suppress": True, "ordered": True}
+
+    return linkis_sql
 
 
 def _statement(code: str, cursor: int) -> str:

@@ -18,7 +18,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import Unicode
 
 from . import __version__
-from .completion import SqlCompleter
+from .completion import SqlCompleter, cell_matcher
 from .install import install_kernelspecs, kernelspec_dirs  # their home before install.py
 from .spec import RUN_TYPE_LANGUAGE
 
@@ -80,6 +80,7 @@ class LinkisKernel(IPythonKernel):
         self.magics.engine = self.engine
         self.magics.run_type = self.run_type
         self.shell.register_magics(self.magics)
+        self.shell.Completer.custom_matchers.append(cell_matcher(self.magics))
         self.shell.input_transformers_cleanup.append(route_cell)
         language = RUN_TYPE_LANGUAGE.get(self.run_type, "python")
         self.language_info = dict(LANGUAGES[language])
