@@ -21,7 +21,7 @@ from traitlets import TraitError
 from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, parse
 from .client import LinkisClient
 from .display import LogView, format_duration, format_error, format_state, format_task, format_time
-from .errors import ConfigError, MetadataUnavailableError
+from .errors import ConfigError, LinkisError, MetadataUnavailableError
 from .job import Job
 
 if TYPE_CHECKING:
@@ -114,6 +114,13 @@ def status(magics: LinkisMagics, args: Namespace) -> None:
         # Job history learns the end after the entrance, which has said so already.
         info = dataclasses.replace(info, state=job.state, status=job.state.value)
     print(format_task(info))
+    try:
+        job.log()  # the log names the YARN application and the engine
+    except LinkisError:
+        pass  # job history's engine instance is still worth showing
+    where = job.runs_on.describe(magics.client.yarn_web_url)
+    if where:
+        print(f"runs on {where}")
 
 
 def log(magics: LinkisMagics, args: Namespace) -> None:

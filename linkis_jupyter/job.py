@@ -71,6 +71,7 @@ from typing import Any, Callable
 from .client import LinkisClient
 from .joblog import READ_SIZE, JobLog, LogLine, is_end_line
 from .results import ResultSet, read_result_sets
+from .runs_on import RunsOn
 from .spec import JobSpec
 from .transport import Outage
 from .wire import JobState, Progress, StageProgress, TaskInfo
@@ -113,6 +114,7 @@ class JobSnapshot:
     new_log: tuple[LogLine, ...]  # only the lines new since the previous poll
     elapsed: float  # seconds since submit
     note: str = ""  # e.g. "gateway unreachable, retrying (12 s)" while the gateway cannot be reached
+    runs_on: RunsOn = RunsOn()  # the engine instance and YARN application the log has named so far
 
 
 class Job:
@@ -146,6 +148,7 @@ class Job:
         self._history_log_at = 0.0
         self._note = ""  # e.g. that the log was too big to fetch
         self._info: TaskInfo | None = None
+        self._runs_on = RunsOn()
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ construction
@@ -196,7 +199,15 @@ class Job:
     def __repr__(self) -> str:
         return f"<Job {self.task_id} {self._state.value} {self._progress:.0%} exec_id={self.exec_id!r}>"
 
+    @property
+    def runs_on(self) -> RunsOn:
+        """Where the job runs, as job history and the log read so far say (`log()` reads the rest)."""
+        with self._lock:
+            return RunsOn(self._info.engine_instance if self._info else None).read(self._log.lines)
+
     def _snapshot(self, new: list[LogLine], note: str = "") -> JobSnapshot:
+        if new:
+            self._runs_on = self._runs_on.read(line.text for line in new)
         return JobSnapshot(
             task_id=self.task_id or 0,
             exec_id=self.exec_id,
@@ -206,6 +217,7 @@ class Job:
             new_log=tuple(new),
             elapsed=self.elapsed,
             note=note or self._note,
+            runs_on=self._runs_on,
         )
 
     def _set_state(self, state: JobState) -> None:

@@ -72,6 +72,7 @@ _LAYERED = {
     "retries": _Layered("LINKIS_RETRIES", int),
     "verify": _Layered("LINKIS_VERIFY", _as_bool),
     "ca_bundle": _Layered("LINKIS_CA_BUNDLE"),
+    "yarn_web_url": _Layered("LINKIS_YARN_WEB_URL"),
     "poll_interval_max": _Layered("LINKIS_POLL_INTERVAL_MAX", float),
     "unreachable_timeout": _Layered("LINKIS_UNREACHABLE_TIMEOUT", float),
     "cli_config": _Layered("LINKIS_CLI_CONF"),
@@ -201,6 +202,8 @@ class ClientSettings(Configurable):
         config=True
     )
     ca_bundle = Unicode(help=_help("ca_bundle", "CA bundle file to verify TLS with.")).tag(config=True)
+    yarn_web_url = Unicode(help=_help("yarn_web_url", "The YARN ResourceManager's web UI, e.g. http://rm:8088: "
+                                      "a job's YARN application then links to its page there.")).tag(config=True)
     headers = Dict(
         value_trait=Unicode(), help="Extra HTTP headers sent with every request (values of secret-looking names are masked)."
     ).tag(config=True)

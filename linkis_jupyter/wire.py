@@ -156,6 +156,7 @@ class TaskInfo:
     instance: str | None
     labels: tuple[str, ...]
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    engine_instance: str | None = None  # host:port of the EngineConn that ran the job
 
     @classmethod
     def from_wire(cls, task: Mapping[str, Any]) -> "TaskInfo":
@@ -186,6 +187,7 @@ class TaskInfo:
             instance=_as_str(task.get("instance")),
             labels=tuple(str(x) for x in (labels or ()) if x is not None),
             raw=dict(task),
+            engine_instance=_as_str(task.get("engineInstance")),
         )
 
 
