@@ -252,7 +252,9 @@ class LinkisClient(ClientSettings):
             data = self._call("GET", f"/entrance/{self._id_path(exec_id)}/{endpoint}")
         except ValidationError:
             raise
-        except APIError:
+        except APIError as exc:
+            if exc.http_status == 404:
+                raise  # no such endpoint (progressWithResource before Linkis 1.1.2)
             # Linkis answers status 1 until an engine reports progress (the Java client returns 0).
             return Progress(0.0, ())
         return Progress.from_wire(data)

@@ -149,6 +149,7 @@ class Job:
         self._note = ""  # e.g. that the log was too big to fetch
         self._info: TaskInfo | None = None
         self._runs_on = RunsOn()
+        self._with_resource = True  # read the progress from progressWithResource while it is there
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ construction
@@ -283,10 +284,22 @@ class Job:
         True when it shows the job has ended (a progress of 1, or a final state)."""
         self._side_at = time.monotonic() + self.client.progress_interval
         if self._state is JobState.RUNNING:
-            self._apply_progress(self.client.progress(self.exec_id))
+            self._apply_progress(self._read_progress())
             return self._progress >= 1.0
         self._entrance_status()
         return self._state.is_terminal
+
+    def _read_progress(self) -> Progress:
+        """`progressWithResource` (Linkis 1.1.2+: the progress and the job's YARN applications),
+        else `progress` for good once the gateway answers it with a 404."""
+        if self._with_resource:
+            try:
+                return self.client.progress_with_resource(self.exec_id)
+            except (APIError, TransportError) as exc:
+                if exc.http_status != 404:
+                    raise
+                self._with_resource = False
+        return self.client.progress(self.exec_id)
 
     def _apply_progress(self, progress: Progress) -> None:
         if self._state.is_success:
@@ -296,6 +309,8 @@ class Job:
             self._progress = max(self._progress, min(progress.progress, 1.0))
         if progress.stages:
             self._stages = progress.stages
+        if progress.yarn_metrics:
+            self._runs_on = self._runs_on.read_metrics(progress.yarn_metrics)
 
     def _left_entrance(self, exc: APIError) -> bool:
         """Whether this refusal says the entrance no longer holds the job (then job history

@@ -6,7 +6,8 @@ The lines it reads are Linkis' and the engines' own:
 - `Succeed to create new ec : ServiceInstance(linkis-cg-engineconn, host:port, ...)` and
   `Succeed to reuse ec : ...` (CodeLogicalUnitExecTask), `EngineConn local log path:
   ServiceInstance(...)` (ComputationExecutor); job history's `engineInstance`;
-- a YARN application id `application_<cluster start>_<n>` anywhere in a line;
+- a YARN application id `application_<cluster start>_<n>` anywhere in a line, or in the
+  `yarnMetrics.yarnResource` list of a `progressWithResource` reply (Linkis 1.1.2 and later);
 - `The url to track the job: http://.../proxy/application_.../` (Hive, MapReduce), which Linkis
   1.x rewrites as `Yarn application url:<linkis.job.task.yarn.url><id>` (SendAppender), Spark's
   `tracking URL: http://...` and `Bound SparkUI to ..., and started at http://...`.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 __all__ = ["RunsOn"]
 
@@ -50,6 +51,14 @@ class RunsOn:
                 if url:
                     found["tracking_url"] = url.group(1)
         return replace(self, **found) if found else self
+
+    def read_metrics(self, metrics: Mapping[str, Any]) -> "RunsOn":
+        """This, with the YARN application a `progressWithResource` reply's `yarnMetrics` names
+        (its `yarnResource` list, one entry per application the job has used)."""
+        apps = metrics.get("yarnResource")
+        found = [item.get("applicationId") for item in apps if isinstance(item, Mapping)] if isinstance(apps, list) else []
+        found = [app for app in found if isinstance(app, str) and app]
+        return replace(self, yarn_application=found[-1]) if found else self
 
     def __bool__(self) -> bool:
         return bool(self.engine_instance or self.yarn_application or self.tracking_url)

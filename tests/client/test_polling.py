@@ -36,12 +36,13 @@ def test_a_running_job_costs_one_request_a_poll(gateway: Any, request_log: Any) 
     # The log said the job runs: no /status until the log's end line, then one.
     assert JobState.RUNNING in [snap.state for snap in snaps]
     assert request_log.paths(f"^{exec_path}/status$") == [f"{exec_path}/status"]
-    # The progress is read between polls, about every progress_interval.
-    assert 2 <= request_log.count(f"^{exec_path}/progress$") <= 4
+    # The progress is read between polls, about every progress_interval, with the job's resources.
+    progress = request_log.count(f"^{exec_path}/progressWithResource$")
+    assert 2 <= progress <= 4
     # Every other request is a log read, one a poll: the schedule's, about 20 in 3 s.
     asked = request_log.paths(f"^{exec_path}/")
     polls = request_log.count(f"^{exec_path}/log$")
-    assert len(asked) == polls + request_log.count(f"^{exec_path}/progress$") + 1
+    assert len(asked) == polls + progress + 1
     assert polls <= 25
 
 
@@ -77,3 +78,14 @@ def test_only_the_heartbeat_creators_get_a_status_every_status_interval(gateway:
     cli = Job.submit(client, JobSpec(code="sleep 2", engine="shell", creator="LINKISCLI"))
     cli.wait(timeout=30)
     assert request_log.count(f"^/entrance/{cli.exec_id}/status$") >= 3
+
+
+def test_a_gateway_without_progress_with_resource_gets_progress(proxy: Any, gateway: Any, request_log: Any) -> None:
+    # Linkis before 1.1.2 has no progressWithResource: Spring answers 404, once is enough.
+    spring_404 = '{"timestamp":"2026-12-01T10:00:00.000+00:00","status":404,"error":"Not Found","path":"/api/x"}'
+    proxy.answer(r"/progressWithResource", 404, "application/json", spring_404)
+    client = LinkisClient(gateway_url=proxy.url, user=gateway.user, token=gateway.token, progress_interval=0.5)
+    job, snaps = follow(client, "sleep 2; echo done")
+    assert job.state is JobState.SUCCEED
+    assert request_log.count(f"^/entrance/{job.exec_id}/progressWithResource$") == 0
+    assert request_log.count(f"^/entrance/{job.exec_id}/progress$") >= 2

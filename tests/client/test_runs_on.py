@@ -2,6 +2,7 @@
 the log lines Linkis and the engines write, as a job's snapshots and `%linkis status` show them."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,3 +54,19 @@ def test_a_jobs_snapshots_and_status_say_where_it_runs(linkis: Any, gateway: Any
     linkis.run_line_magic("linkis", f"status {job.task_id}")
     out = capsys.readouterr().out
     assert f"runs on YARN {APP} (http://rm.example:8088/proxy/{APP}/)" in out
+
+
+def test_progress_with_resource_names_the_yarn_application(proxy: Any, gateway: Any) -> None:
+    # Linkis 1.8's answer for a job whose engine runs on YARN (EntranceRestfulApi.buildYarnResource).
+    reply = json.dumps({"method": "/api/entrance/x/progressWithResource", "status": 0, "message": "OK", "data": {
+        "progress": 0.5, "execID": "x", "progressInfo": [],
+        "yarnMetrics": {"yarnResource": [{"applicationId": APP, "queueCores": 2, "queueMemory": 4294967296,
+                                          "queueInstances": 2, "jobStatus": "RUNNING", "queue": "default"}],
+                        "corePercent": 0.02, "memoryPercent": 0.01, "coreRGB": "green", "memoryRGB": "green"}}})
+    proxy.answer(r"/progressWithResource", 200, "application/json", reply, count=20)
+    client = LinkisClient(gateway_url=proxy.url, user=gateway.user, token=gateway.token, progress_interval=0.5)
+    job = Job.submit(client, JobSpec(code="sleep 2", engine="shell"))
+    snaps: list[JobSnapshot] = []
+    job.wait(on_update=snaps.append, timeout=60)
+    assert snaps[-1].runs_on.yarn_application == APP
+    assert snaps[-1].runs_on.describe("http://rm:8088") == f"YARN {APP} (http://rm:8088/cluster/app/{APP})"
