@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
-from .display import LOG_LEVELS, PROGRESS_KINDS
+from .display import LOG_FILTERS, LOG_LEVELS, PROGRESS_KINDS
 
 __all__ = ["CELL_PARSER", "LINE_PARSER", "SUBCOMMANDS", "CellOptions", "expand_value", "magic_doc", "parse"]
 
@@ -66,7 +66,10 @@ def _cell_parser() -> MagicArgumentParser:
                    help="progress display: widget, text (one line updated in place), none, or auto "
                    "(widget in a kernel, text in a terminal) (default: LinkisMagics.progress)")
     p.add_argument("--log", choices=LOG_LEVELS,
-                   help="which log lines to show while the job runs (default: LinkisMagics.log)")
+                   help="the job's log while it runs: fold (one bounded output: the newest "
+                   "LinkisMagics.log_lines lines, folded away on success, the ERROR lines and the lines "
+                   "around them kept on failure), or every line at or above a level: all (keeps every "
+                   "line), info, warn, error; or none (default: LinkisMagics.log)")
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="stop waiting after SECONDS (the job keeps running); 0 waits as long as it takes "
                    "(default: LinkisMagics.timeout)")
@@ -124,14 +127,15 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     add("status", "a job's state, progress, times and error", task=True)
 
     s = add("log", "a job's whole log (from job history once the entrance has dropped it)", task=True)
-    s.add_argument("--log", choices=LOG_LEVELS, default="all", help="the lowest level shown (default: all)")
+    s.add_argument("--log", choices=LOG_FILTERS, default="all", help="the lowest level shown (default: all)")
 
     add("kill", "kill a job and confirm it ended Cancelled", task=True)
 
     s = add("attach", "follow a running job (progress, log, then results), or show a finished job's results", task=True)
     _follow_options(s)
     s.add_argument("--progress", choices=PROGRESS_KINDS, help="progress display")
-    s.add_argument("--log", choices=LOG_LEVELS, help="which log lines to show")
+    s.add_argument("--log", choices=LOG_LEVELS, help="the job's log while it runs: fold, all, info, warn, error, "
+                   "none (default: LinkisMagics.log)")
 
     s = add("history", "your recent jobs: task, state, engine, created, duration, error")
     s.add_argument("-n", "--limit", type=int, metavar="N", help="how many (default: LinkisMagics.history_limit)")

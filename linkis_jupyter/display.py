@@ -12,10 +12,22 @@ The reporter is chosen once per cell (`make_reporter`) and handed to `Job.wait` 
   rewritten with a carriage return.
 - `none`: no progress display.
 
-Log lines are shown as they arrive, each batch as an output of its own so that they stay in the
-notebook after the cell ends (a widget's content would be lost with its state). WARN and ERROR
-lines are set apart: by colour and CSS class in HTML (`linkis-log-warn`, `linkis-log-error`), by a
-`[WARN]`/`[ERROR]` prefix in plain text, and also by colour in a terminal.
+The job's log is shown as it arrives, in one of two ways (`--log`, `LinkisMagics.log`):
+
+- `fold` (the default, `FoldedLog`): one output, updated in place through a display id, that stays
+  bounded however long the log: while the job runs a summary (lines so far, ERROR and WARN
+  counts) over the newest `LinkisMagics.log_lines` (200) lines in a scrolling area; on success
+  folded away (a closed `<details class="linkis-log-fold">`, one click opens it); on failure,
+  cancel or timeout left open on the ERROR lines and the three lines around each. Its text/plain
+  (nbconvert, papermill) keeps the WARN and ERROR lines and counts the rest; both name `%linkis log
+  TASK` for the whole log. In a terminal IPython (`TerminalFoldedLog`) the WARN and ERROR lines are
+  printed as they come and one line at the end counts the others.
+- `all`, `info`, `warn`, `error` (`LogView`): every line at or above the level, each batch an
+  output of its own that stays in the notebook (a widget's content would be lost with its state);
+  `all` is how a notebook keeps the whole log. `none` shows no log.
+
+WARN and ERROR lines are set apart: by colour and CSS class in HTML (`linkis-log-warn`,
+`linkis-log-error`), by a `[WARN]`/`[ERROR]` prefix in plain text, and also by colour in a terminal.
 
 The same words describe a job-history record for `%linkis status` and `%linkis history`
 (`format_task` and its parts), and `frontend(shell)` is the one place that tells a kernel from a
@@ -38,10 +50,14 @@ if TYPE_CHECKING:
     from .wire import TaskInfo
 
 __all__ = [
+    "FOLD_LINE_CHARS",
+    "LOG_FILTERS",
     "LOG_LEVELS",
     "PROGRESS_KINDS",
+    "FoldedLog",
     "JobReporter",
     "LogView",
+    "TerminalFoldedLog",
     "Frontend",
     "NoProgress",
     "Status",
@@ -63,7 +79,10 @@ __all__ = [
 ]
 
 PROGRESS_KINDS = ("auto", "widget", "text", "none")
-LOG_LEVELS = ("all", "info", "warn", "error", "none")
+# The levels a log can be filtered by (`%linkis log --log`), and the choices of a running job's
+# log display: those, and `fold` (the default), one bounded display.
+LOG_FILTERS = ("all", "info", "warn", "error", "none")
+LOG_LEVELS = ("fold",) + LOG_FILTERS
 
 # The lowest level each --log choice shows; "all" also shows lines whose level is not one of the
 # three Linkis' LogReader sorts lines into (there are none today, but the filter must not drop them).
@@ -114,7 +133,7 @@ def format_stages(stages: Sequence[StageProgress]) -> str:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 @dataclass
@@ -240,6 +259,9 @@ class NoProgress:
     def finish(self, status: Status) -> None:
         pass
 
+    def make_room(self) -> None:
+        pass
+
 
 class TextProgress:
     """One line for the whole job, updated in place."""
@@ -282,6 +304,15 @@ class TextProgress:
             return
         self._last = ""
         self.show(status)
+
+    def make_room(self) -> None:
+        """Log lines are about to be printed: on a tty, erase the line being rewritten (else the
+        first log line would go on after it); the next `show` writes it again, below them."""
+        if self._tty and self._last:
+            # Erase the whole line, then back to its start, where the log's first line goes.
+            sys.stdout.write("\x1b[2K\r")
+            sys.stdout.flush()
+            self._last = ""
 
 
 def _rewrite(line: str, end: str = "") -> None:
@@ -332,6 +363,9 @@ class WidgetProgress:
         # without widget state shows) tells the final state too.
         self._handle.update(self)
 
+    def make_room(self) -> None:
+        pass
+
 
 # -- log lines --------------------------------------------------------------------------------
 
@@ -350,13 +384,15 @@ def render_log_text(lines: Iterable[LogLine], color: bool = False) -> str:
     return "\n".join(out)
 
 
+def _html_line(level: str, text: str) -> str:
+    level = level if level in _HTML_STYLE else "INFO"
+    style = _HTML_STYLE[level]
+    style_attr = f' style="{style}"' if style else ""
+    return f'<span class="linkis-log-{level.lower()}"{style_attr}>{html.escape(text)}</span>'
+
+
 def render_log_html(lines: Iterable[LogLine]) -> str:
-    spans = []
-    for line in lines:
-        level = line.level if line.level in _HTML_STYLE else "INFO"
-        style = _HTML_STYLE[level]
-        style_attr = f' style="{style}"' if style else ""
-        spans.append(f'<span class="linkis-log-{level.lower()}"{style_attr}>{html.escape(line.text)}</span>')
+    spans = [_html_line(line.level, line.text) for line in lines]
     return f'<pre class="linkis-log" style="{_LOG_PRE_STYLE}">' + "\n".join(spans) + "</pre>"
 
 
@@ -365,9 +401,12 @@ class LogView:
 
     def __init__(self, level: str = "all", shell: Any = None) -> None:
         if level not in _THRESHOLD:
-            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+            raise ValueError(f"log level must be one of {', '.join(LOG_FILTERS)}, not {level!r}")
         self.level = level
         self._color = frontend(shell).tty
+
+    def start(self, task_id: int) -> None:
+        pass
 
     def show(self, lines: Iterable[LogLine]) -> None:
         shown = lines_at_level(lines, self.level)
@@ -378,6 +417,233 @@ class LogView:
             raw=True,
         )
 
+    def finish(self, state: JobState) -> None:
+        pass
+
+
+# -- --log fold: one bounded display ---------------------------------------------------------
+
+# A line longer than this is cut in the folded display (a minified JSON or a query plan on one
+# line); `%linkis log TASK` shows it whole.
+FOLD_LINE_CHARS = 500
+# The lines kept before and after each ERROR line of a failed job (fewer when they would not fit).
+_FOLD_CONTEXT = 3
+_FOLD_STYLE = "margin:0.2em 0"
+_FOLD_SUMMARY_STYLE = "cursor:pointer;font-size:12px;color:#555"
+# A flex column in reverse starts scrolled to its end: the newest lines are in view as they come,
+# without script (a notebook's HTML output runs none once saved).
+_FOLD_SCROLL_STYLE = _LOG_PRE_STYLE + ";max-height:22em;overflow:auto;display:flex;flex-direction:column-reverse"
+_FOLD_GAP_STYLE = "color:#888;font-style:italic"
+
+
+def _cut(text: str) -> str:
+    if len(text) <= FOLD_LINE_CHARS:
+        return text
+    return text[:FOLD_LINE_CHARS] + f" … ({len(text) - FOLD_LINE_CHARS:,} more characters)"
+
+
+def _head_and_tail(indices: list[int], limit: int) -> list[int]:
+    """At most `limit` of `indices`: the first half and the last (where a failure starts, and
+    where it ends)."""
+    if len(indices) <= limit:
+        return indices
+    head = limit // 2
+    return indices[:head] + indices[len(indices) - (limit - head):]
+
+
+def _around_errors(lines: Sequence[LogLine], context: int) -> list[int]:
+    """The indices of the ERROR lines and of the `context` lines on either side of each."""
+    chosen: list[int] = []
+    for i, line in enumerate(lines):
+        if line.level != "ERROR":
+            continue
+        start = max(i - context, chosen[-1] + 1 if chosen else 0)
+        chosen.extend(range(start, min(i + context + 1, len(lines))))
+    return chosen
+
+
+def _counts(total: int, errors: int, warnings: int, so_far: bool) -> str:
+    parts = [_plural(total, "line") + (" so far" if so_far else "")]
+    if errors:
+        parts.append(_plural(errors, "error"))
+    if warnings:
+        parts.append(_plural(warnings, "warning"))
+    return " · ".join(parts)
+
+
+class FoldedLog:
+    """`--log fold` in a notebook: the job's log as ONE display output, updated in place.
+
+    While the job runs, a summary (lines so far, ERROR and WARN counts) over the newest lines in a
+    scrolling area; once it succeeds, folded away (`<details>` closed, a click opens the newest
+    lines); once it fails, is cancelled or times out, open on its ERROR lines with the
+    `_FOLD_CONTEXT` lines around each. The text/plain of the same output (nbconvert, papermill, a
+    notebook without its HTML) holds the WARN and ERROR lines and a count of the others. Both
+    name `%linkis log TASK`, which shows the whole log.
+
+    The bound: whatever the job writes, the output holds at most `max_lines` log lines in its
+    HTML and at most `max_lines` WARN/ERROR lines in its text/plain, each cut at `FOLD_LINE_CHARS`
+    (500) characters, plus a summary line and "… N lines …" markers. With the default 200
+    (`LinkisMagics.log_lines`) that is about 30 KB for a job that writes 2,000 short lines (20 KB
+    of HTML, 9 KB of text), 30 to 55 KB for a typical Spark log of 110-character lines, and at
+    most about 230 KB whatever the log, for lines of plain text (a character HTML escapes,
+    & < > ", takes up to six bytes). tests/magics/test_log_fold.py holds it to 30 KB and 250 KB.
+    `--log all` keeps every line instead, each batch an output of its own.
+    """
+
+    def __init__(self, max_lines: int = 200) -> None:
+        if max_lines < 1:
+            raise ValueError(f"log_lines must be at least 1, not {max_lines}")
+        self.max_lines = max_lines
+        self.task_id: int | None = None
+        # Every line, for the ERROR lines and their context at the end. The LogLine objects are
+        # the Job's own (it keeps the whole log), so this costs a reference a line.
+        self._lines: list[LogLine] = []
+        self._marked: list[int] = []  # the indices of the WARN and ERROR lines
+        self._errors = 0
+        self._warnings = 0
+        self._handle: Any = None
+
+    def start(self, task_id: int) -> None:
+        self.task_id = task_id
+
+    def show(self, lines: Iterable[LogLine]) -> None:
+        new = list(lines)
+        if not new:
+            return
+        for i, line in enumerate(new, start=len(self._lines)):
+            if line.level in _PLAIN_PREFIX:
+                self._marked.append(i)
+                if line.level == "ERROR":
+                    self._errors += 1
+                else:
+                    self._warnings += 1
+        self._lines.extend(new)
+        self._publish(self.bundle(None))
+
+    def finish(self, state: JobState) -> None:
+        if self._lines:
+            self._publish(self.bundle(state))
+
+    def _publish(self, bundle: dict[str, str]) -> None:
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    @property
+    def _hint(self) -> str:
+        return f"`%linkis log {self.task_id}` shows the whole log" if self.task_id is not None else ""
+
+    def bundle(self, state: JobState | None) -> dict[str, str]:
+        """The output as of now: `state` None while the job runs, else how it ended (or a state
+        that is not an end: we stopped following it)."""
+        return {"text/plain": self._text(state), "text/html": self._html(state)}
+
+    def _html(self, state: JobState | None) -> str:
+        total = len(self._lines)
+        ended = state is not None and state.is_terminal
+        newest = list(range(max(0, total - self.max_lines), total))
+        summary = f"Log of task {self.task_id} · " + _counts(total, self._errors, self._warnings, not ended)
+        is_open = True
+        if state is None:
+            chosen = newest
+            if len(newest) < total:
+                summary += f" · the newest {len(newest):,} below"
+        elif state.is_success:
+            chosen, is_open = newest, False
+            shown = "all of them" if len(newest) == total else f"the last {len(newest):,}"
+            summary += f" · folded: a click shows {shown}; {self._hint}"
+        else:
+            around = self._around_errors() if ended else []
+            if around:
+                chosen = around
+                summary += f" · {state.value}: the ERROR lines and the lines around them below; {self._hint}"
+            else:
+                chosen = newest
+                what = state.value if ended else "stopped following the job"
+                summary += f" · {what}: the last {len(newest):,} lines below; {self._hint}"
+        rows = []
+        previous = -1
+        for i in chosen:
+            if i > previous + 1:
+                rows.append(self._gap(i - previous - 1))
+            line = self._lines[i]
+            rows.append(_html_line(line.level, _cut(line.text)))
+            previous = i
+        if previous < total - 1:
+            rows.append(self._gap(total - 1 - previous))
+        return (
+            f'<details class="linkis-log-fold"{" open" if is_open else ""} style="{_FOLD_STYLE}">'
+            f'<summary style="{_FOLD_SUMMARY_STYLE}">{html.escape(summary)}</summary>'
+            f'<pre class="linkis-log" style="{_FOLD_SCROLL_STYLE}"><span style="display:block">'
+            + "\n".join(rows)
+            + "</span></pre></details>"
+        )
+
+    def _around_errors(self) -> list[int]:
+        """The ERROR lines with as many lines around each (3, 2, 1, none) as fit in `max_lines`;
+        when the ERROR lines alone do not, the first and the last of them."""
+        for context in range(_FOLD_CONTEXT, -1, -1):
+            chosen = _around_errors(self._lines, context)
+            if len(chosen) <= self.max_lines:
+                return chosen
+        return _head_and_tail(chosen, self.max_lines)
+
+    @staticmethod
+    def _gap(count: int) -> str:
+        return f'<span class="linkis-log-gap" style="{_FOLD_GAP_STYLE}">… {_plural(count, "line")} …</span>'
+
+    def _text(self, state: JobState | None) -> str:
+        total = len(self._lines)
+        ended = state is not None and state.is_terminal
+        head = f"Log of task {self.task_id} · " + _counts(total, self._errors, self._warnings, not ended)
+        if state is not None:
+            head += f" · {state.value if ended else 'stopped following the job'}"
+        # The ERROR lines first (their first and last when too many), then as many WARN lines as fit.
+        errors = [i for i in self._marked if self._lines[i].level == "ERROR"]
+        kept = set(_head_and_tail(errors, self.max_lines))
+        warnings = [i for i in self._marked if self._lines[i].level != "ERROR"]
+        kept.update(_head_and_tail(warnings, self.max_lines - len(kept)) if len(kept) < self.max_lines else [])
+        out = [head]
+        out.extend(_PLAIN_PREFIX[self._lines[i].level] + _cut(self._lines[i].text) for i in sorted(kept))
+        left_out = []
+        if len(kept) < len(self._marked):
+            left_out.append(f"{len(self._marked) - len(kept):,} more WARN and ERROR lines")
+        others = total - len(self._marked)
+        if others:
+            left_out.append(f"{others:,} other {'line' if others == 1 else 'lines'}")
+        tail = " and ".join(left_out) + " not shown here" if left_out else ""
+        out.append("; ".join(part for part in (tail, self._hint) if part))
+        return "\n".join(out)
+
+
+class TerminalFoldedLog:
+    """`--log fold` in a terminal IPython: the WARN and ERROR lines as they arrive (in colour on
+    a tty), and once the job ends one line counting the others, which `%linkis log TASK` shows."""
+
+    def __init__(self, shell: Any = None) -> None:
+        self._view = LogView("warn", shell)
+        self.task_id: int | None = None
+        self._others = 0
+        self._ended = False
+
+    def start(self, task_id: int) -> None:
+        self.task_id = task_id
+
+    def show(self, lines: Iterable[LogLine]) -> None:
+        new = list(lines)
+        self._others += sum(1 for line in new if line.level not in _PLAIN_PREFIX)
+        self._view.show(new)
+
+    def finish(self, state: JobState) -> None:
+        if self._ended or not self._others:
+            return
+        self._ended = True
+        lines = "line" if self._others == 1 else "lines"
+        print(f"({self._others:,} other log {lines} not shown; `%linkis log {self.task_id}` shows the whole log)",
+              flush=True)
+
 
 # -- the reporter ---------------------------------------------------------------------------
 
@@ -386,7 +652,7 @@ class JobReporter:
     """The `on_update` callback of `Job.wait`: feeds the progress display and the log view."""
 
     progress: NoProgress | TextProgress | WidgetProgress
-    log: LogView
+    log: LogView | FoldedLog | TerminalFoldedLog
     status: Status | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -395,6 +661,7 @@ class JobReporter:
         self.status = Status(task_id=task_id)
         self._started = True
         self.progress.show(self.status)
+        self.log.start(task_id)
 
     def __call__(self, snapshot: JobSnapshot) -> None:
         if self.status is None:
@@ -412,6 +679,8 @@ class JobReporter:
         status.note = snapshot.note
         if snapshot.stages:
             status.stages = tuple(snapshot.stages)
+        if snapshot.new_log:
+            self.progress.make_room()
         self.log.show(snapshot.new_log)
         if snapshot.state.is_terminal:
             self.finish(snapshot.state)
@@ -428,6 +697,8 @@ class JobReporter:
         if state.is_success:
             self.status.progress = 1.0
         self.progress.finish(self.status)
+        # After the progress line: in a terminal the log's last line comes below it.
+        self.log.finish(state)
 
 
 def choose_progress(kind: str, shell: Any = None) -> str:
@@ -439,7 +710,11 @@ def choose_progress(kind: str, shell: Any = None) -> str:
     return "widget" if frontend(shell).kernel else "text"
 
 
-def make_reporter(progress: str = "auto", log: str = "all", shell: Any = None) -> JobReporter:
+def make_reporter(progress: str = "auto", log: str = "fold", shell: Any = None, log_lines: int = 200) -> JobReporter:
+    """The reporter of one job: `progress` one of PROGRESS_KINDS, `log` one of LOG_LEVELS;
+    `log_lines` bounds the `fold` display."""
+    if log not in LOG_LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {log!r}")
     kind = choose_progress(progress, shell)
     view: NoProgress | TextProgress | WidgetProgress
     if kind == "widget":
@@ -451,5 +726,12 @@ def make_reporter(progress: str = "auto", log: str = "all", shell: Any = None) -
         view = TextProgress(shell)
     else:
         view = NoProgress()
-    return JobReporter(progress=view, log=LogView(log, shell))
+    log_view: LogView | FoldedLog | TerminalFoldedLog
+    if log != "fold":
+        log_view = LogView(log, shell)
+    elif frontend(shell).terminal:
+        log_view = TerminalFoldedLog(shell)
+    else:
+        log_view = FoldedLog(log_lines)
+    return JobReporter(progress=view, log=log_view)
 

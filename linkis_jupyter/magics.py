@@ -86,8 +86,12 @@ class LinkisMagics(Magics):
     quiet = Bool(False, help="Show no results unless told otherwise (-q).").tag(config=True)
     progress = Enum(PROGRESS_KINDS, default_value="auto", help="Progress display: widget, text, none, or auto "
                     "(widget in a kernel, text in a terminal IPython).").tag(config=True)
-    log = Enum(LOG_LEVELS, default_value="all", help="Log lines shown while a job runs: all, info, warn, "
-               "error or none.").tag(config=True)
+    log = Enum(LOG_LEVELS, default_value="fold", help="The job's log while it runs: fold (one bounded display: "
+               "the newest lines, folded away on success, the ERROR lines kept on failure; in a terminal the "
+               "WARN and ERROR lines), or every line at or above a level: all, info, warn, error; or "
+               "none.").tag(config=True)
+    log_lines = Int(200, help="The most log lines the fold display (--log fold) keeps in the notebook; "
+                    "`%linkis log TASK` shows the whole log.").tag(config=True)
     timeout = Float(0.0, help="Seconds to wait for a job before giving up on it (it keeps running); 0 waits "
                     "as long as it takes.").tag(config=True)
     kill_timeout = Float(5.0, help="Seconds to wait for Linkis to confirm a job Cancelled after an interrupt "
@@ -114,6 +118,12 @@ class LinkisMagics(Magics):
     def _check_seconds(self, proposal: Any) -> float:
         if proposal["value"] < 0:
             raise TraitError(f"{proposal['trait'].name} must be 0 or more seconds")
+        return proposal["value"]
+
+    @validate("log_lines")
+    def _check_log_lines(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError("log_lines must be at least 1")
         return proposal["value"]
 
     @validate("history_limit")
@@ -227,14 +237,12 @@ class LinkisMagics(Magics):
         try:
             # Building the reporter is inside the try: an interrupt during it (the first one
             # imports ipywidgets) must kill the job too.
-            reporter = make_reporter(options.progress, options.log, self.shell)
+            reporter = make_reporter(options.progress, options.log, self.shell, log_lines=self.log_lines)
             reporter.start(job.task_id)
             job.wait(on_update=reporter, timeout=options.timeout or None)
         except KeyboardInterrupt:
             self._kill_on_interrupt(job, reporter)
-            # A fresh interrupt from here: the one caught may have come from deep inside an
-            # HTTP read, and its traceback says nothing to the user.
-            raise KeyboardInterrupt from None
+            raise self._cell_interrupt() from None
         except JobError as e:
             reporter.finish(JobState.from_wire(e.state))
             raise
@@ -272,6 +280,19 @@ class LinkisMagics(Magics):
                 f"stop it with `%linkis kill {task}`",
                 file=sys.stderr,
             )
+
+    @staticmethod
+    def _cell_interrupt() -> KeyboardInterrupt:
+        """The KeyboardInterrupt a cell ends with once its job is killed (or the kill given up on).
+
+        A fresh one: the one caught may have come from deep inside an HTTP read. It is shown as
+        the one line "KeyboardInterrupt": IPython renders an exception's `_render_traceback_`
+        instead of its frames (InteractiveShell.showtraceback), and those frames would be only
+        this package's polling code; what happened to the job is printed already. Still a plain
+        KeyboardInterrupt, so the kernel's reply, nbclient and papermill see ename KeyboardInterrupt."""
+        interrupt = KeyboardInterrupt()
+        interrupt._render_traceback_ = lambda: ["KeyboardInterrupt"]  # type: ignore[attr-defined]
+        return interrupt
 
     def deliver(self, job: Job, options: CellOptions) -> Any:
         """Fetch the result sets; store them (-o); show them unless quiet. The last result set,

@@ -190,7 +190,9 @@ def test_attach_follows_a_running_job_to_its_result(linkis: Any, recorder: Recor
     linkis.run_line_magic("linkis", f"attach {job.task_id} --progress text")
     assert "attached-result" in capsys.readouterr().out
     assert any("working" in h for h in recorder.html())
-    assert recorder.texts()[-1].startswith(f"Linkis task {job.task_id} · Succeed")
+    # The progress line (the log's output, --log fold by default, is the one with HTML).
+    progress = [o["data"]["text/plain"] for o in recorder.outputs if "text/html" not in o["data"]]
+    assert progress[-1].startswith(f"Linkis task {job.task_id} · Succeed")
 
 
 def test_attach_to_finished_jobs(linkis: Any) -> None:

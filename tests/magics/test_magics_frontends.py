@@ -43,7 +43,12 @@ def test_a_notebook_shows_widget_log_and_table_and_stops_at_a_failed_job(gateway
     assert widget[-1].data["text/plain"].startswith("Linkis task ")
     assert " · Succeed · " in widget[-1].data["text/plain"]
     logs = [o for o in ok if o.output_type == "display_data" and "linkis-log" in o.data.get("text/html", "")]
-    assert logs and any("Congratulations" in o.data["text/plain"] for o in logs)
+    # --log fold, the default: one output, updated in place, folded away once the job succeeded;
+    # its text/plain counts the lines it does not hold and says where the whole log is.
+    (log,) = logs
+    assert "<details class=\"linkis-log-fold\" style=" in log.data["text/html"]
+    assert "Congratulations" in log.data["text/html"]
+    assert "other lines not shown here; `%linkis log 1` shows the whole log" in log.data["text/plain"]
     (result,) = [o for o in ok if o.output_type == "execute_result"]
     assert "answer" in result.data["text/plain"] and "42" in result.data["text/plain"]
 

@@ -147,7 +147,8 @@ def test_log_lines_arrive_while_the_job_runs(linkis: Any, tmp_path: Path) -> Non
         "echo 'second line' >&2\n"
         "echo done"
     )
-    linkis.run_cell_magic("linkis", f"-e shell --progress text {LIMIT}", code)
+    # --log all: each batch of lines an output of its own (the default, fold, updates one output).
+    linkis.run_cell_magic("linkis", f"-e shell --progress text --log all {LIMIT}", code)
     assert seen, "the first log line was never displayed"
     shown = "\n".join(linkis.display_pub.html())
     assert shown.count("first line") == 1 and shown.count("second line") == 1
