@@ -1,7 +1,7 @@
 """The embedded gateway in its own process, as a real Linkis gateway is, counting the requests
 it serves.
 
-    python -m tests.benchmarks.server DATA_DIR
+    python -m tests.benchmarks.server DATA_DIR [HISTORY_LAG]
 
 prints one JSON line (`url`, `user`, `password`, `token`), then answers commands on stdin, one
 JSON line each: `counts` (requests since the last `reset`, by path, and the time the gateway
@@ -64,6 +64,7 @@ class AccessCounter(logging.Handler):
 
 def main(argv: list[str]) -> int:
     data_dir = Path(argv[0])
+    history_lag = float(argv[1]) if len(argv) > 1 else 1.0
     password, token = secrets.token_urlsafe(12), secrets.token_urlsafe(16)
     counter = AccessCounter()
     access = logging.getLogger("tornado.access")
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
     access.propagate = False
     access.addHandler(counter)
     gw = EmbeddedGateway(data_dir, port=0, users={USER: password}, tokens={token: "*"},
-                         evict_after=60.0, max_running_per_user=4)
+                         evict_after=60.0, max_running_per_user=4, history_lag=history_lag)
     gw.start()
     try:
         print(json.dumps({"url": gw.url, "user": USER, "password": password, "token": token}), flush=True)

@@ -19,7 +19,8 @@ def test_benchmark_command_prints_its_table() -> None:
                          cwd=ROOT, capture_output=True, text=True, timeout=110)
     assert out.returncode == 0, out.stderr[-3000:]
     table = out.stdout
-    for measure in ("cell overhead, select 1", "requests, 2 s job", "log line to cell",
+    for measure in ("cell overhead, select 1", "cell overhead, ~2 s Python job", "requests, submit to DataFrame",
+                    "log line to cell", "longest time without a progress read",
                     "20,000 x 8 openFile to DataFrame", "5,000 rows only", "client JSON parse", "kernel start to first table",
                     "kernel memory, cells 3 -> 10, widget", "text progress"):
         assert measure in table, table
