@@ -4,14 +4,19 @@ One database file per user (`<workspace>/linkis.duckdb`), so a table created by 
 for the next; each job works on a cursor of its own. Every statement that returns rows makes one
 TABLE result set, its column types named as Linkis names them. Progress is DuckDB's query
 progress of the running statement; kill interrupts the query.
+
+The user's open database is the user's engine. Its log is a Linkis Spark engine's, with what DuckDB
+did in it: the entrance's lines about the engine the job got, and every statement as one Spark job
+of one stage and one task (spark_log.py), which is also its entry in the progress's progressInfo.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,10 @@ from typing import Any
 from . import dolphin
 from .engine_base import (
     DATABASE_NOT_FOUND, FIELD_NOT_FOUND, FUNCTION_NOT_FOUND, SQL_ERROR, TABLE_EXISTS,
-    TABLE_NOT_FOUND, TYPE_MISMATCH, Control, EngineError, JobContext, Results, killed_error, stage,
+    TABLE_NOT_FOUND, TYPE_MISMATCH, Control, EngineError, JobContext, Results, clip, killed_error,
+)
+from .spark_log import (
+    JOB_GROUP, RUNNING, LinkisManager, StatementJob, ms_duration, now_ms,
 )
 
 FETCH_BATCH = 10000
@@ -157,9 +165,14 @@ def sql_error_code(message: str) -> int:
     return SQL_ERROR
 
 
-def _preview(statement: str, limit: int = 300) -> str:
-    flat = " ".join(statement.split())
-    return flat if len(flat) <= limit else flat[:limit] + " ..."
+@dataclass
+class Database:
+    """A user's DuckDB database, open in the gateway: the user's SQL engine (spark_log.py)."""
+
+    connection: Any
+    opened: int  # ms: the engine's registry timestamp
+    # Spark numbers jobs, stages and tasks per SparkContext; here one of each per statement.
+    statements: itertools.count = field(default_factory=itertools.count)
 
 
 class Databases:
@@ -167,23 +180,28 @@ class Databases:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connections: dict[str, Any] = {}
+        self._open: dict[str, Database] = {}
 
-    def cursor(self, workspace: Path) -> Any:
+    def open(self, workspace: Path) -> tuple[Database, bool]:
+        """The user's database, and whether this call opened it."""
         import duckdb
 
         path = str(Path(workspace) / "linkis.duckdb")
         with self._lock:
-            root = self._connections.get(path)
-            if root is None:
-                Path(workspace).mkdir(parents=True, exist_ok=True)
-                try:
-                    root = duckdb.connect(path)
-                except duckdb.Error as e:
-                    raise EngineError(f"The user's DuckDB database cannot be opened: {e}",
-                                      SQL_ERROR) from None
-                self._connections[path] = root
-            return root.cursor()
+            database = self._open.get(path)
+            if database is not None:
+                return database, False
+            Path(workspace).mkdir(parents=True, exist_ok=True)
+            try:
+                connection = duckdb.connect(path)
+            except duckdb.Error as e:
+                raise EngineError(f"The user's DuckDB database cannot be opened: {e}",
+                                  SQL_ERROR) from None
+            database = self._open[path] = Database(connection, now_ms())
+            return database, True
+
+    def cursor(self, workspace: Path) -> Any:
+        return self.open(workspace)[0].connection.cursor()
 
     def existing_cursor(self, workspace: Path) -> Any | None:
         """A cursor of the user's database to read its catalog (gateway/routes_metadata.py), or
@@ -191,42 +209,57 @@ class Databases:
         the jobs' connection, so it reads what they committed and never locks them out."""
         path = Path(workspace) / "linkis.duckdb"
         with self._lock:
-            if str(path) not in self._connections and not path.exists():
+            if str(path) not in self._open and not path.exists():
                 return None
         return self.cursor(workspace)
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = list(self._connections.values()), {}
-        for connection in connections:
+            databases, self._open = list(self._open.values()), {}
+        for database in databases:
             try:
-                connection.close()
+                database.connection.close()
             except Exception:
                 pass
 
 
 class SqlJob:
-    def __init__(self, ctx: JobContext, control: Control) -> None:
+    """One job's statements, run in turn on a cursor of the user's database; each is logged as a
+    Spark job is (spark_log.py) and reported as one JobProgressInfo."""
+
+    def __init__(self, ctx: JobContext, control: Control, *, name: str,
+                 manager: LinkisManager | None = None) -> None:
         self.ctx = ctx
         self.control = control
+        self.name = name  # the engine's host:port (EngineUtils.getName)
+        self.host = name.rpartition(":")[0] or name
+        self.manager = manager
         self.cursor: Any = None
         self.run_type = ctx.run_type.lower()
         self.statements = split_statements(ctx.code)
         self.current = 1
+        self.jobs: list[StatementJob] = []
+        self.group = JOB_GROUP.format(task_id=ctx.task_id)
         self.results = Results(ctx.result_dir)
         self._done = threading.Event()
-        self._last: tuple[float, int] | None = None
+        self._progress_lock = threading.Lock()
+        self._value = 0.0
+        self._last: tuple[Any, ...] | None = None
 
-    def progress(self, fraction: float, failed: int = 0) -> None:
-        total = len(self.statements)
-        value = min((self.current - 1 + max(0.0, min(fraction, 1.0))) / total, 0.99)
-        key = (round(value, 3), failed)
-        if key == self._last:
-            return
-        self._last = key
-        running = 0 if failed else 1
-        self.ctx.set_progress(value, [stage(f"stmt-{self.current}", total, self.current - 1,
-                                             running, failed)])
+    def progress(self, fraction: float) -> None:
+        """The running statement's share done; progressInfo holds the statements run so far.
+        From this thread and the watcher's: the value never goes back, as in
+        SparkEngineConnExecutor.progress."""
+        with self._progress_lock:
+            total = len(self.statements)
+            value = min((self.current - 1 + max(0.0, min(fraction, 1.0))) / total, 0.99)
+            value = max(value, self._value)
+            jobs = list(self.jobs)
+            key = (round(value, 3), len(jobs), jobs[-1].state if jobs else None)
+            if key == self._last:
+                return
+            self._last, self._value = key, value
+            self.ctx.set_progress(value, [job.progress_info for job in jobs])
 
     def watch(self) -> None:
         """Polls DuckDB's progress of the running statement; interrupts it once stopped."""
@@ -241,27 +274,31 @@ class SqlJob:
                 percent = self.cursor.query_progress()
             except Exception:
                 continue
-            if percent is not None and percent >= 0:
+            if percent is not None and percent >= 0 and self.jobs and \
+                    self.jobs[-1].state == RUNNING:
                 self.progress(percent / 100.0)
 
     def run(self, databases: Databases) -> None:
         import duckdb
 
         ctx = self.ctx
-        total = len(self.statements)
-        if not total:
+        if not self.statements:
             ctx.log("INFO", "The job holds no SQL statement to run.")
             return
+        database, created = databases.open(ctx.workspace)
+        if self.manager is not None:
+            for line in self.manager.ask_lines(database.opened, created, ctx.task_id):
+                ctx.log("INFO", line)
+        # As the entrance on "Task submit to ec": progress 0, no Spark job yet.
         self.progress(0.0)
-        self.cursor = databases.cursor(ctx.workspace)
+        self.cursor = database.connection.cursor()
         try:
-            self.run_statements(duckdb)
+            self.run_statements(duckdb, database)
         finally:
             self.cursor.close()
 
-    def run_statements(self, duckdb: Any) -> None:
+    def run_statements(self, duckdb: Any, database: Database) -> None:
         ctx = self.ctx
-        total = len(self.statements)
         for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false",
                         "SET progress_bar_time = 0"):
             self.cursor.execute(setting)
@@ -277,21 +314,16 @@ class SqlJob:
                 if self.control.stop_requested():
                     raise killed_error()
                 self.current = index
+                ctx.log("INFO", clip(f"{self.name} >> {statement}"))
+                job = StatementJob(ctx.log, next(database.statements), self.host, self.group,
+                                   statement)
+                self.jobs.append(job)
+                job.submit()
                 self.progress(0.0)
-                ctx.log("INFO", f"SQL statement {index}/{total}: {_preview(statement)}")
-                started = time.monotonic()
-                try:
-                    summary = self.statement(statement, duckdb)
-                except duckdb.Error as e:
-                    if self.control.stop_requested() or isinstance(e, duckdb.InterruptException):
-                        raise killed_error() from None
-                    message = str(e).strip()
-                    for line in message.splitlines():
-                        ctx.log("ERROR", line)
-                    self.progress(0.0, failed=1)
-                    raise EngineError(message, sql_error_code(message)) from None
-                taken = time.monotonic() - started
-                ctx.log("INFO", f"Statement {index}/{total} done in {taken:.3f} s: {summary}")
+                outcome = self.run_job(job, statement, duckdb)
+                ms = job.succeed()
+                self.progress(1.0)
+                self.log_outcome(outcome, ms)
                 if self.control.stop_requested():
                     raise killed_error()
         finally:
@@ -299,7 +331,44 @@ class SqlJob:
             self.control.on_stop = None
             watcher.join()
 
-    def statement(self, statement: str, duckdb: Any) -> str:
+    def run_job(self, job: StatementJob, statement: str, duckdb: Any) -> tuple[int, ...]:
+        """Runs the statement as the job's one task; a failure or kill ends the job in the log."""
+        try:
+            return self.statement(statement, duckdb)
+        except duckdb.Error as e:
+            if self.control.stop_requested() or isinstance(e, duckdb.InterruptException):
+                job.kill()
+                self.progress(0.0)
+                raise killed_error() from None
+            message = str(e).strip()
+            job.fail(message)
+            self.progress(0.0)
+            raise EngineError(message, sql_error_code(message)) from None
+        except EngineError:  # stopped while the rows were written
+            job.kill()
+            self.progress(0.0)
+            raise
+        except Exception as e:
+            job.fail(f"{type(e).__name__}: {e}")
+            self.progress(0.0)
+            raise
+
+    def log_outcome(self, outcome: tuple[int, ...], ms: float) -> None:
+        """SQLSession.showDF's lines for rows; for a row count or nothing, the time alone."""
+        taken = ms_duration(ms)
+        if len(outcome) == 2:
+            columns, rows = outcome
+            self.ctx.log("INFO", f"SQLSession: Time taken: {taken}, Fetched {rows} row(s)")
+            self.ctx.log("INFO", f"{self.name} >> Time taken: {taken}, Fetched {columns} col(s) : "
+                         f"{rows} row(s)")
+        elif len(outcome) == 1:
+            self.ctx.log("INFO", f"SQLSession: Time taken: {taken}, {outcome[0]} row(s) affected")
+        else:
+            self.ctx.log("INFO", f"SQLSession: Time taken: {taken}")
+
+    def statement(self, statement: str, duckdb: Any) -> tuple[int, ...]:
+        """(columns, rows) of a statement giving rows, (count,) of one counting the rows it
+        changed, () of any other."""
         cursor = self.cursor
         try:
             parsed = cursor.extract_statements(statement)
@@ -316,24 +385,24 @@ class SqlJob:
         cursor.execute(statement)
         description = cursor.description
         if not description:
-            return "OK"
+            return ()
         names = [d[0] for d in description]
         if names == ["Count"] and kind != duckdb.StatementType.SELECT:
             row = cursor.fetchone()
-            return f"{row[0] if row else 0} row(s) affected"
+            return (int(row[0]) if row else 0,)
         if names == ["Success"] and kind != duckdb.StatementType.SELECT:
-            return "OK"
+            return ()
         columns = [(d[0], str(d[1])) for d in description]
         return self.write_table(columns, lambda n: [[_text(v) for v in row]
                                                     for row in cursor.fetchmany(n)])
 
-    def select(self, statement: str) -> str:
+    def select(self, statement: str) -> tuple[int, ...]:
         """A query whose rows DuckDB itself turns into text: much faster than Python would."""
         cursor = self.cursor
         columns = [(row[0], row[1]) for row in cursor.execute(f"DESCRIBE {statement}\n").fetchall()]
         if not columns:
             cursor.execute(statement)
-            return "OK"
+            return ()
         casts = ", ".join(
             f"CAST(to_json(#{i}) AS VARCHAR)" if _nested(t) else f"CAST(#{i} AS VARCHAR)"
             for i, (_, t) in enumerate(columns, 1)
@@ -342,7 +411,7 @@ class SqlJob:
         return self.write_table(columns, cursor.fetchmany)
 
     def write_table(self, columns: list[tuple[str, str]],
-                    fetch: Callable[[int], list[Any]]) -> str:
+                    fetch: Callable[[int], list[Any]]) -> tuple[int, int]:
         metadata = [{"columnName": name, "comment": None,
                      "dataType": linkis_type(duck_type, self.run_type)}
                     for name, duck_type in columns]
@@ -359,4 +428,4 @@ class SqlJob:
         except BaseException:
             self.results.count -= 1  # the number goes to the next result set instead
             raise
-        return f"Fetched {len(columns)} col(s) : {writer.rows} row(s) into result set {path.name}"
+        return len(columns), writer.rows

@@ -3,19 +3,21 @@
 - sql, hql, jdbc, psql, tsql: DuckDB, one database file per user (`<workspace>/linkis.duckdb`),
   so a table created by one job is there for the next. Each statement that returns rows makes
   one TABLE result set; progress comes from DuckDB's query progress; kill interrupts the query.
+  The log reads as a Linkis Spark engine's: each statement a Spark job of one stage and task.
 - python, py: one long-lived Python process per (user, creator) (gateway/pyworker.py), so
   variables survive between jobs. Printed output becomes TEXT result sets, `show(df)` TABLE
   ones; kill sends SIGINT (the namespace survives) and kills the process if that is not enough.
 - shell, sh: bash, one process group per job; stdout is a TEXT result set, stderr goes to the log.
   Kill, and the end of the job, end the whole process group.
 
-The engines live in engine_sql.py, engine_python.py (with pyworker.py) and engine_shell.py; what
-they share, and the error codes they give, in engine_base.py.
+The engines live in engine_sql.py (its log's Spark shape in spark_log.py), engine_python.py (with
+pyworker.py) and engine_shell.py; what they share, and the error codes they give, in engine_base.py.
 """
 from __future__ import annotations
 
 import atexit
 import os
+import socket
 import threading
 import time
 import weakref
@@ -30,6 +32,7 @@ from .engine_base import (
 from .engine_python import PythonProcess
 from .engine_shell import run_shell
 from .engine_sql import Databases, SqlJob, linkis_type, split_statements, sql_error_code
+from .spark_log import LinkisManager
 
 __all__ = [
     "DATABASE_NOT_FOUND", "ENGINE_NOT_AVAILABLE", "FIELD_NOT_FOUND", "FUNCTION_NOT_FOUND", "KILLED",
@@ -53,10 +56,18 @@ def _close_managers() -> None:
 
 
 class EngineManager:
-    """Runs jobs on the engine their run type selects; see the module docstring."""
+    """Runs jobs on the engine their run type selects; see the module docstring.
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    `instance` is the gateway's host:port, which the SQL engine's log names as the engine's (and
+    LinkisManager's) instance; without it, the machine's name. `ask_log`: the SQL log opens with
+    the 1.x entrance's lines about asking LinkisManager for the engine (only with `instance`).
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], instance: str | None = None,
+                 ask_log: bool = True) -> None:
         self.data_dir = Path(data_dir)
+        self.instance = instance or socket.gethostname()
+        self._manager = LinkisManager(instance) if instance and ask_log else None
         self._lock = threading.Lock()
         self._databases = Databases()
         self._pythons: dict[tuple[str, str], PythonProcess] = {}
@@ -94,7 +105,7 @@ class EngineManager:
             if ctx.cancelled.is_set():
                 raise killed_error()
             if run_type in SQL_RUN_TYPES:
-                SqlJob(ctx, control).run(self._databases)
+                SqlJob(ctx, control, name=self.instance, manager=self._manager).run(self._databases)
             elif run_type in PYTHON_RUN_TYPES:
                 self._run_python(ctx, control)
             else:

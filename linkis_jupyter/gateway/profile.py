@@ -42,6 +42,11 @@ class Profile:
     gateway_service_kind: str
     # Versions an /entrance/execute engine gets on 0.x (no engine plugins, so no installed list).
     default_versions: tuple[tuple[str, str], ...]
+    # 1.x: the entrance logs how LinkisManager gave the job its engine ("Request LinkisManager:",
+    # "Succeed to create new ec :" or "reuse", "Task submit to ec"; ComputationEngineConnManager
+    # and CodeLogicalUnitExecTask in linkis-computation-orchestrator). 0.x's EngineRequester
+    # worded it otherwise.
+    engine_ask_log: bool
 
 
 PROFILES: dict[str, Profile] = {
@@ -59,6 +64,7 @@ PROFILES: dict[str, Profile] = {
         user_error_prefix=True,
         gateway_service_kind="linkis-mg-gateway",
         default_versions=(),
+        engine_ask_log=True,
     ),
     "0.x": Profile(
         name="0.x",
@@ -74,6 +80,7 @@ PROFILES: dict[str, Profile] = {
         user_error_prefix=False,
         gateway_service_kind="DataWorkCloud-Gateway",
         default_versions=(("spark", "2.4.3"), ("hive", "2.3.3"), ("python", "python3"), ("shell", "1")),
+        engine_ask_log=False,
     ),
 }
 

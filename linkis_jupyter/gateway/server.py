@@ -201,8 +201,9 @@ class EmbeddedGateway:
         sockets = bind_sockets(self.port, self.ip)
         try:
             self.storage = Storage(self.data_dir)
-            self.engines = EngineManager(self.data_dir)
             host, port = sockets[0].getsockname()[:2]
+            self.engines = EngineManager(self.data_dir, instance=f"{host}:{port}",
+                                         ask_log=self.profile.engine_ask_log)
             self.port = port
             display_host = f"[{host}]" if ":" in host else host
             self.url = f"http://{display_host}:{port}"

@@ -80,14 +80,15 @@ def test_several_statements_make_several_result_sets(jobs: Jobs) -> None:
     assert [c["columnName"] for c in empty.metadata] == ["region", "amount"]
     assert empty.page(1, 10) == []
     log = run.log("INFO")
-    assert "SQL statement 2/6: insert into sales values" in log
+    assert ">> insert into sales values ('north', 10)" in log
     assert "3 row(s) affected" in log and "2 row(s) affected" in log
     assert "Fetched 2 col(s) : 2 row(s)" in log
-    # Progress: one stage per job naming the running statement, counted over all statements.
+    # Progress: one Spark job per statement run, with its one task, as the log numbers them.
     values = [value for value, _ in run.progress]
     assert values == sorted(values) and 0 <= values[0] and values[-1] < 1
-    assert run.progress[-1][1] == [{"id": "stmt-6", "succeedTasks": 5, "failedTasks": 0,
-                                    "runningTasks": 1, "totalTasks": 6}]
+    assert run.progress[-1][1] == [{"id": f"jobId-{n}(linkis-spark-mix-code-1)", "succeedTasks": 1,
+                                    "failedTasks": 0, "runningTasks": 0, "totalTasks": 1}
+                                   for n in range(6)]
 
 
 def test_duplicate_column_names_are_kept(jobs: Jobs) -> None:
@@ -114,8 +115,8 @@ def test_sql_error_fails_the_job_with_duckdb_message(jobs: Jobs) -> None:
     assert run.error.code == TABLE_NOT_FOUND
     assert "no_such_table does not exist" in str(run.error)
     assert "Catalog Error" in run.log("ERROR")
-    assert "SQL statement 3/3" not in run.log()  # statements after the error do not run
-    assert run.progress[-1][1][0]["failedTasks"] == 1
+    assert ">> select 3" not in run.log()  # statements after the error do not run
+    assert [s["failedTasks"] for s in run.progress[-1][1]] == [0, 1]
     syntax = jobs.run("selec 1")
     assert syntax.error is not None and syntax.error.code == SQL_ERROR
     assert "syntax error" in str(syntax.error)
@@ -136,7 +137,8 @@ def test_kill_interrupts_a_running_query(jobs: Jobs) -> None:
     run = jobs.start("create table before_kill as select 1 as x;"
                      "select sum(i * i) from range(100000000000) t(i)")
     # The query reports real progress while it runs...
-    wait_until(lambda: any(0 < value < 1 and info[0]["id"] == "stmt-2"
+    wait_until(lambda: any(0 < value < 1 and info[-1]["id"] == "jobId-1(linkis-spark-mix-code-1)"
+                           and info[-1]["runningTasks"] == 1
                            for value, info in list(run.progress)), what="query progress")
     jobs.kill(run)
     run.wait()
