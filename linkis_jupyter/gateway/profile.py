@@ -29,6 +29,8 @@ class Profile:
     history_progress_as_string: bool
     # /entrance/{id}/killJobs: added in 1.x EntranceRestfulApi.
     kill_jobs: bool
+    # /entrance/{id}/progressWithResource: added to EntranceRestfulApi in 1.1.2.
+    progress_with_resource: bool
     # One `linkis-cg-entrance` for every engine, with /entrance/submit and engine-version labels
     # (1.x). 0.x ran one entrance per engine (sparkEntrance, ...), which the 0.11.0 gateway picks
     # by executeApplicationName (EntranceGatewayRouter.scala); /entrance/submit has no backend.
@@ -59,6 +61,7 @@ PROFILES: dict[str, Profile] = {
         taskid_in_path=True,
         history_progress_as_string=True,
         kill_jobs=True,
+        progress_with_resource=True,
         unified_entrance=True,
         ticket_cookie="linkis_user_session_ticket_id_v1",
         user_error_prefix=True,
@@ -75,6 +78,7 @@ PROFILES: dict[str, Profile] = {
         taskid_in_path=False,
         history_progress_as_string=False,
         kill_jobs=False,
+        progress_with_resource=False,
         unified_entrance=False,
         ticket_cookie="bdp-user-ticket-id",
         user_error_prefix=False,

@@ -166,6 +166,8 @@ def progress(req: GatewayHandler, exec_id: str) -> None:
 
 
 def progress_with_resource(req: GatewayHandler, exec_id: str) -> None:
+    if not req.gw.profile.progress_with_resource:
+        raise SpringError(404)
     method = f"/api/entrance/{exec_id}/progressWithResource"
     data = _progress_or_task(req, exec_id, method)
     data["yarnResource"] = None

@@ -89,3 +89,12 @@ def test_a_gateway_without_progress_with_resource_gets_progress(proxy: Any, gate
     assert job.state is JobState.SUCCEED
     assert request_log.count(f"^/entrance/{job.exec_id}/progressWithResource$") == 0
     assert request_log.count(f"^/entrance/{job.exec_id}/progress$") >= 2
+
+
+def test_a_0x_gateway_gets_progress(gateway_factory: Callable[..., Any], request_log: Any) -> None:
+    gw = gateway_factory(profile="0.x")
+    client = LinkisClient(gateway_url=gw.url, user=gw.user, password=gw.password, progress_interval=0.5)
+    job, _ = follow(client, "sleep 2; echo done")
+    assert job.state is JobState.SUCCEED
+    assert request_log.count(f"^/entrance/{job.exec_id}/progressWithResource$") == 1
+    assert request_log.count(f"^/entrance/{job.exec_id}/progress$") >= 2
