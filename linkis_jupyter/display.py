@@ -487,7 +487,7 @@ class FoldedLog:
     (`LinkisMagics.log_lines`) that is about 30 KB for a job that writes 2,000 short lines (20 KB
     of HTML, 9 KB of text), 30 to 55 KB for a typical Spark log of 110-character lines, and at
     most about 230 KB whatever the log, for lines of plain text (a character HTML escapes,
-    & < > ", takes up to six bytes). tests/magics/test_log_fold.py holds it to 30 KB and 250 KB.
+    & < > ", takes up to six bytes). tests/magics/test_log_fold.py holds these to 32 KB and 250 KB.
     `--log all` keeps every line instead, each batch an output of its own.
     """
 

@@ -35,7 +35,7 @@ LIMIT = "--timeout 60"
 # What FoldedLog's docstring promises for the worst log of plain-ASCII lines, with log_lines 200.
 WORST_BYTES = 250_000
 # ... and for a job that writes 2,000 short lines.
-SHORT_BYTES = 30_000
+SHORT_BYTES = 32_000
 TWO_THOUSAND = 'for i in $(seq 1 2000); do echo "line $i" >&2; done'
 
 
