@@ -19,7 +19,8 @@ from typing import Any, Mapping
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
-from .display import LOG_FILTERS, LOG_LEVELS, PROGRESS_KINDS
+from .display import PROGRESS_KINDS
+from .logview import LOG_FILTERS, LOG_LEVELS
 
 __all__ = ["CELL_PARSER", "LINE_PARSER", "SUBCOMMANDS", "CellOptions", "expand_value", "magic_doc", "parse"]
 

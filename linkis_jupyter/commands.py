@@ -20,9 +20,10 @@ from traitlets import TraitError
 
 from .arguments import LINE_PARSER, SUBCOMMANDS, CellOptions, expand_value, parse
 from .client import LinkisClient
-from .display import LogView, format_duration, format_error, format_state, format_task, format_time
+from .display import format_duration, format_error, format_state, format_task, format_time, frontend
 from .errors import ConfigError, LinkisError, MetadataUnavailableError
 from .job import Job
+from .logview import LogView
 
 if TYPE_CHECKING:
     from .magics import LinkisMagics
@@ -126,7 +127,7 @@ def status(magics: LinkisMagics, args: Namespace) -> None:
 def log(magics: LinkisMagics, args: Namespace) -> None:
     job = Job.attach(magics.client, args.task)
     job.log()
-    LogView(args.log, magics.shell).show(job.log_lines())
+    LogView(args.log, frontend(magics.shell).tty).show(job.log_lines())
 
 
 def kill(magics: LinkisMagics, args: Namespace) -> None:

@@ -31,9 +31,10 @@ from . import commands
 from .arguments import SUBCOMMANDS, CellOptions, magic_doc
 from .client import LinkisClient
 from .completion import MetadataCache
-from .display import LOG_LEVELS, PROGRESS_KINDS, JobReporter, make_reporter
+from .display import PROGRESS_KINDS, JobReporter, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
 from .job import Job, JobState
+from .logview import LOG_LEVELS
 from .spec import JobSpec
 from .results import ResultSet, ResultType
 
@@ -226,7 +227,7 @@ class LinkisMagics(Magics):
             finally:
                 with self._running_lock:
                     self._running.discard(job)
-            raise KeyboardInterrupt
+            raise self._cell_interrupt()
         return job
 
     def follow(self, job: Job, options: CellOptions) -> None:

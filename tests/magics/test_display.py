@@ -6,17 +6,8 @@ from typing import Any
 import pytest
 from fixtures.shell import RecordingPublisher
 
-from linkis_jupyter.display import (
-    JobReporter,
-    LogView,
-    TextProgress,
-    WidgetProgress,
-    format_elapsed,
-    lines_at_level,
-    make_reporter,
-    render_log_html,
-    render_log_text,
-)
+from linkis_jupyter.display import JobReporter, TextProgress, WidgetProgress, format_elapsed, make_reporter
+from linkis_jupyter.logview import LogView, lines_at_level, render_log_html, render_log_text
 from linkis_jupyter.job import JobSnapshot, JobState, LogLine, StageProgress
 
 INFO = LogLine("INFO", "2024-05-01 10:00:00.000 INFO job is running")
@@ -141,8 +132,8 @@ def test_log_levels(level: str, shown: list[LogLine]) -> None:
 
 
 def test_log_view_filters_by_level(ip: Any, recorder: RecordingPublisher) -> None:
-    LogView("warn", ip).show([INFO, WARN, INFO])
-    LogView("error", ip).show([INFO, WARN])
+    LogView("warn").show([INFO, WARN, INFO])
+    LogView("error").show([INFO, WARN])
     assert recorder.texts() == [f"[WARN] {WARN.text}"]
 
 

@@ -21,13 +21,8 @@ from nbclient import NotebookClient
 from traitlets import TraitError
 
 from linkis_jupyter.arguments import LINE_PARSER, CellOptions, parse
-from linkis_jupyter.display import (
-    FOLD_LINE_CHARS,
-    FoldedLog,
-    LogView,
-    TerminalFoldedLog,
-    make_reporter,
-)
+from linkis_jupyter.display import make_reporter
+from linkis_jupyter.logview import FOLD_LINE_CHARS, FoldedLog, LogView, TerminalFoldedLog
 from linkis_jupyter.errors import JobFailedError
 from linkis_jupyter.job import JobSnapshot, JobState, LogLine
 
