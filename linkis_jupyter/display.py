@@ -20,6 +20,7 @@ terminal IPython.
 """
 from __future__ import annotations
 
+import html
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.display import display
 
 from .job import JobSnapshot, JobState, StageProgress
+from .runs_on import RunsOn
 from .logview import LOG_LEVELS, FoldedLog, LogView, TerminalFoldedLog, plural
 
 if TYPE_CHECKING:
@@ -101,8 +103,11 @@ class Status:
     errors: int = 0
     warnings: int = 0
     note: str = ""
+    runs_on: RunsOn = RunsOn()
+    yarn_web_url: str = ""  # LinkisClient.yarn_web_url: a YARN application's page there
 
-    def line(self) -> str:
+    def line(self, where: bool = True) -> str:
+        """The status as one line; `where`: with where the job runs, URLs in brackets."""
         parts = [f"Linkis task {self.task_id}", self.state.value if self.state else "Submitted"]
         if self.state is not None and not self.state.is_terminal:
             parts.append(f"{self.progress:.0%}")
@@ -118,9 +123,19 @@ class Status:
             counts.append(plural(self.warnings, "warning"))
         if counts:
             parts.append(", ".join(counts))
+        if where and self.runs_on:
+            parts.append(self.runs_on.describe(self.yarn_web_url))
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
+
+    def where_html(self) -> str:
+        """Where the job runs, as HTML, each thing with a URL a link that opens a new tab."""
+        return " · ".join(
+            f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>' if url
+            else html.escape(text)
+            for text, url in self.runs_on.links(self.yarn_web_url)
+        )
 
 
 # -- a job-history record as text (%linkis status, %linkis history) ---------------------------
@@ -284,7 +299,9 @@ class WidgetProgress:
             value=0.0, min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width="30%", min_width="12em")
         )
         self.label = widgets.Label(value="")
-        self.box = widgets.HBox([self.bar, self.label])
+        # Where the job runs, with links (its YARN application's page); empty until the log says.
+        self.where = widgets.HTML(value="")
+        self.box = widgets.HBox([self.bar, self.label, self.where])
         self._handle: Any = None
         self._status: Status | None = None
 
@@ -297,7 +314,8 @@ class WidgetProgress:
     def show(self, status: Status) -> None:
         self._status = status
         self.bar.value = min(max(status.progress, 0.0), 1.0)
-        self.label.value = status.line()
+        self.label.value = status.line(where=False)
+        self.where.value = status.where_html()
         if self._handle is None:
             self._handle = display(self, display_id=True)
 
@@ -329,11 +347,12 @@ class JobReporter:
     progress: NoProgress | TextProgress | WidgetProgress
     log: LogView | FoldedLog | TerminalFoldedLog
     status: Status | None = None
+    yarn_web_url: str = ""
     _started: bool = field(default=False, repr=False)
 
     def start(self, task_id: int) -> None:
         """Called once the job is submitted (or attached), before the first poll."""
-        self.status = Status(task_id=task_id)
+        self.status = Status(task_id=task_id, yarn_web_url=self.yarn_web_url)
         self._started = True
         self.progress.show(self.status)
         self.log.start(task_id)
@@ -352,6 +371,7 @@ class JobReporter:
         status.progress = snapshot.progress
         status.elapsed = snapshot.elapsed
         status.note = snapshot.note
+        status.runs_on = snapshot.runs_on
         if snapshot.stages:
             status.stages = tuple(snapshot.stages)
         if snapshot.new_log:
@@ -385,9 +405,10 @@ def choose_progress(kind: str, shell: Any = None) -> str:
     return "widget" if frontend(shell).kernel else "text"
 
 
-def make_reporter(progress: str = "auto", log: str = "fold", shell: Any = None, log_lines: int = 200) -> JobReporter:
+def make_reporter(progress: str = "auto", log: str = "fold", shell: Any = None, log_lines: int = 200,
+                  yarn_web_url: str = "") -> JobReporter:
     """The reporter of one job: `progress` one of PROGRESS_KINDS, `log` one of LOG_LEVELS;
-    `log_lines` bounds the `fold` display."""
+    `log_lines` bounds the `fold` display; with `yarn_web_url` a job's YARN application links to its page."""
     if log not in LOG_LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {log!r}")
     kind = choose_progress(progress, shell)
@@ -408,5 +429,5 @@ def make_reporter(progress: str = "auto", log: str = "fold", shell: Any = None, 
         log_view = TerminalFoldedLog(frontend(shell).tty)
     else:
         log_view = FoldedLog(log_lines)
-    return JobReporter(progress=view, log=log_view)
+    return JobReporter(progress=view, log=log_view, yarn_web_url=yarn_web_url)
 

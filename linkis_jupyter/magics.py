@@ -238,7 +238,8 @@ class LinkisMagics(Magics):
         try:
             # Building the reporter is inside the try: an interrupt during it (the first one
             # imports ipywidgets) must kill the job too.
-            reporter = make_reporter(options.progress, options.log, self.shell, log_lines=self.log_lines)
+            reporter = make_reporter(options.progress, options.log, self.shell, log_lines=self.log_lines,
+                                     yarn_web_url=self.client.yarn_web_url)
             reporter.start(job.task_id)
             job.wait(on_update=reporter, timeout=options.timeout or None)
         except KeyboardInterrupt:

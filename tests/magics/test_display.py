@@ -1,6 +1,7 @@
 """The reporters of display.py, fed with JobSnapshots as Job.wait hands them over."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from fixtures.shell import RecordingPublisher
 
 from linkis_jupyter.display import JobReporter, TextProgress, WidgetProgress, format_elapsed, make_reporter
 from linkis_jupyter.logview import LogView, lines_at_level, render_log_html, render_log_text
+from linkis_jupyter.runs_on import RunsOn
 from linkis_jupyter.job import JobSnapshot, JobState, LogLine, StageProgress
 
 INFO = LogLine("INFO", "2024-05-01 10:00:00.000 INFO job is running")
@@ -162,3 +164,24 @@ def test_finish_before_start_shows_nothing(ip: Any, recorder: RecordingPublisher
                                            (3725, "1 h 02 min"), (None, "")])
 def test_format_elapsed(seconds: float | None, text: str) -> None:
     assert format_elapsed(seconds) == text
+
+
+def test_where_the_job_runs_is_shown_with_its_links(ip: Any, recorder: RecordingPublisher) -> None:
+    app = "application_1700000000000_0042"
+    runs_on = RunsOn("10.0.0.5:40591", app)
+    widget = make_reporter("widget", "none", ip, yarn_web_url="http://rm:8088/")
+    widget.start(42)
+    widget(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=RunsOn()))
+    assert widget.progress.where.value == ""
+    widget(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
+    page = f"http://rm:8088/cluster/app/{app}"
+    assert widget.progress.where.value == (f'<a href="{page}" target="_blank" rel="noopener">YARN {app}</a>'
+                                           " · engine 10.0.0.5:40591")
+    assert app not in widget.progress.label.value  # said once, by the link
+    # The text line says it with the URL; without yarn_web_url, with none.
+    text = make_reporter("text", "none", ip, yarn_web_url="http://rm:8088/")
+    text(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
+    assert recorder.texts()[-1].endswith(f"YARN {app} ({page}) · engine 10.0.0.5:40591")
+    bare = make_reporter("text", "none", ip)
+    bare(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
+    assert recorder.texts()[-1].endswith(f"YARN {app} · engine 10.0.0.5:40591")
