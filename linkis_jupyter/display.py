@@ -130,12 +130,11 @@ class Status:
         return " · ".join(parts)
 
     def where_html(self) -> str:
-        """Where the job runs, as HTML, each thing with a URL a link that opens a new tab."""
+        """"· " and where the job runs, as HTML, each thing with a URL a link that opens a new tab."""
         return " · ".join(
-            f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>' if url
-            else html.escape(text)
-            for text, url in self.runs_on.links(self.yarn_web_url)
-        )
+            ["", *(f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>' if url
+                   else html.escape(text) for text, url in self.runs_on.links(self.yarn_web_url))]
+        ).strip() if self.runs_on else ""
 
 
 # -- a job-history record as text (%linkis status, %linkis history) ---------------------------

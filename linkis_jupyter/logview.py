@@ -18,6 +18,7 @@ WARN and ERROR lines are set apart: by colour and CSS class in HTML (`linkis-log
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Iterable, Sequence
 
 from IPython.display import display
@@ -128,7 +129,14 @@ _FOLD_SUMMARY_STYLE = "cursor:pointer;font-size:12px;color:#555"
 # A flex column in reverse starts scrolled to its end: the newest lines are in view as they come,
 # without script (a notebook's HTML output runs none once saved).
 _FOLD_SCROLL_STYLE = _LOG_PRE_STYLE + ";max-height:22em;overflow:auto;display:flex;flex-direction:column-reverse"
+# `%linkis log N` in the summary: code, in HTML.
+_BACKQUOTED = re.compile(r"`([^`]+)`")
 _FOLD_GAP_STYLE = "color:#888;font-style:italic"
+
+
+def _code(text: str) -> str:
+    """`text` as HTML, its backquoted parts (`%linkis log N`) as code."""
+    return _BACKQUOTED.sub(r"<code>\1</code>", html.escape(text))
 
 
 def _cut(text: str) -> str:
@@ -270,7 +278,7 @@ class FoldedLog:
             rows.append(self._gap(total - 1 - previous))
         return (
             f'<details class="linkis-log-fold"{" open" if is_open else ""} style="{_FOLD_STYLE}">'
-            f'<summary style="{_FOLD_SUMMARY_STYLE}">{html.escape(summary)}</summary>'
+            f'<summary style="{_FOLD_SUMMARY_STYLE}">{_code(summary)}</summary>'
             f'<pre class="linkis-log" style="{_FOLD_SCROLL_STYLE}"><span style="display:block">'
             + "\n".join(rows)
             + "</span></pre></details>"

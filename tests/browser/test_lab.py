@@ -61,7 +61,7 @@ RECORD_CELL = """([index, labelSelector, barSelector]) => {
     const state = {
       label: label ? label.textContent : null,
       bar: bar ? bar.className + ' ' + bar.style.width : null,
-      statementLogged: logs.includes('SQL statement 1/1'),
+      statementLogged: logs.includes('DAGScheduler: Got job 0'),
       table: cell.querySelector('table.dataframe') !== null,
     };
     const last = seen[seen.length - 1];
@@ -124,7 +124,7 @@ def test_query_shows_progress_logs_and_table(gateway, lab: Lab, page: Any) -> No
     expect(label).to_contain_text("Linkis task", timeout=WAIT)
     task_id = int(re.search(r"Linkis task (\d+)", label.inner_text()).group(1))
     assert gateway_jobs(gateway)[-1]["taskID"] == task_id
-    expect(cell.locator(".jp-OutputArea")).to_contain_text("SQL statement 1/1", timeout=WAIT)
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("DAGScheduler: Got job 0", timeout=WAIT)
     page.screenshot(path=str(artifact("query-running.png")))
 
     # Then the table, under the bar (now full and green) and the log.
@@ -136,10 +136,20 @@ def test_query_shows_progress_logs_and_table(gateway, lab: Lab, page: Any) -> No
     expect(table.locator("thead")).to_contain_text("remainder")
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"), timeout=WAIT)
     expect(label).to_contain_text(f"Linkis task {task_id} · Succeed", timeout=WAIT)
-    expect(cell.locator(".jp-OutputArea")).to_contain_text("Statement 1/1 done", timeout=WAIT)
+    # The log, folded away once the job succeeded: its summary names the whole log's command,
+    # and one click opens it on the newest lines.
+    fold = cell.locator("details.linkis-log-fold")
+    expect(fold).to_contain_text("DAGScheduler: Job 0 finished", timeout=WAIT)
+    expect(fold.locator("summary")).to_contain_text(f"%linkis log {task_id}", timeout=WAIT)
     expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT)  # no longer [*]
+    assert fold.evaluate("element => element.open") is False
+    expect(fold.locator("pre.linkis-log")).to_be_hidden()
     no_dialog(page, "after the query")
     page.screenshot(path=str(artifact("query-done.png")))
+    fold.locator("summary").click()
+    expect(fold.locator("pre.linkis-log")).to_be_visible(timeout=WAIT)
+    expect(fold.locator("pre.linkis-log")).to_contain_text("SQLSession: Time taken")
+    page.screenshot(path=str(artifact("query-log-opened.png")))
     assert newest_job(gateway, {"Succeed"}, timeout=10)["taskID"] == task_id
 
     # What the cell showed on the way, however fast the job was on this machine: the label said
@@ -158,7 +168,7 @@ def test_stop_button_cancels_the_job(gateway, lab: Lab, page: Any) -> None:
     wait_visible(page, bar, "while the long job runs")
     label = cell.locator(LABEL)
     expect(label).to_have_text(re.compile(r"Linkis task \d+ · Running"), timeout=WAIT)
-    expect(cell.locator(".jp-OutputArea")).to_contain_text("SQL statement 1/1", timeout=WAIT)
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("DAGScheduler: Got job 0", timeout=WAIT)
     job = newest_job(gateway, {"Running"})
     page.screenshot(path=str(artifact("long-job-running.png")))
 
@@ -166,6 +176,7 @@ def test_stop_button_cancels_the_job(gateway, lab: Lab, page: Any) -> None:
     output = cell.locator(".jp-OutputArea")
     expect(output).to_contain_text(f"Linkis job {job['taskID']} cancelled", timeout=WAIT)
     expect(output).to_contain_text("KeyboardInterrupt", timeout=WAIT)
+    expect(output).not_to_contain_text("linkis_jupyter")  # no frames of the magic's own code
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-danger\b"), timeout=WAIT)
     expect(label).to_have_text(re.compile(rf"Linkis task {job['taskID']} · Cancelled"), timeout=WAIT)
     expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT)  # no longer [*]

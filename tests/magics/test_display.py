@@ -175,7 +175,7 @@ def test_where_the_job_runs_is_shown_with_its_links(ip: Any, recorder: Recording
     assert widget.progress.where.value == ""
     widget(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
     page = f"http://rm:8088/cluster/app/{app}"
-    assert widget.progress.where.value == (f'<a href="{page}" target="_blank" rel="noopener">YARN {app}</a>'
+    assert widget.progress.where.value == (f'· <a href="{page}" target="_blank" rel="noopener">YARN {app}</a>'
                                            " · engine 10.0.0.5:40591")
     assert app not in widget.progress.label.value  # said once, by the link
     # The text line says it with the URL; without yarn_web_url, with none.

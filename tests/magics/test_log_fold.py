@@ -146,7 +146,7 @@ def test_success_folds_the_log_away(ip: Any, recorder: RecordingPublisher) -> No
     summary = re.search(r"<summary[^>]*>(.*)</summary>", html)
     assert summary is not None
     assert summary.group(1) == ("Log of task 42 · 2,000 lines · 1 warning · folded: a click shows the last 200; "
-                                "`%linkis log 42` shows the whole log")
+                                "<code>%linkis log 42</code> shows the whole log")
     spans = log_spans(html)
     assert len(spans) == 200 and spans[-1].endswith("step 2000")
     assert final["text/plain"].splitlines() == [
@@ -161,7 +161,7 @@ def test_a_short_successful_log_folds_whole(ip: Any, recorder: RecordingPublishe
     reporter.start(7)
     reporter(snap(JobState.SUCCEED, log_of(3)))
     html = final_fold(recorder)["text/html"]
-    assert "a click shows all of them; `%linkis log 7` shows the whole log" in html
+    assert "a click shows all of them; <code>%linkis log 7</code> shows the whole log" in html
     assert len(log_spans(html)) == 3 and "linkis-log-gap" not in html
 
 
@@ -176,7 +176,7 @@ def test_failure_keeps_the_error_lines_open_with_the_lines_around_them(
     reporter(snap(state, lines[1200:]))
     html = final_fold(recorder)["text/html"]
     assert html.startswith('<details class="linkis-log-fold" open')
-    assert f"{state.value}: the ERROR lines and the lines around them below; `%linkis log 42`" in html
+    assert f"{state.value}: the ERROR lines and the lines around them below; <code>%linkis log 42</code>" in html
     # Three lines before and after each ERROR line, the rest counted in markers.
     assert [s.rsplit(" ", 1)[-1] for s in log_spans(html)] == [
         "997", "998", "999", "worse", "Foo.bar", "1002", "1003", "1004",
@@ -291,7 +291,7 @@ def test_a_job_writing_2000_lines_leaves_one_bounded_output(linkis: Any, recorde
     # The newest 200 lines as they arrived (the gateway's last lines may come a poll late).
     numbers = [int(m) for s in log_spans(html) for m in re.findall(r"WARN line (\d+)$", s)]
     assert len(log_spans(html)) == 200 and 2000 in numbers and min(numbers) > 1700
-    assert f"`%linkis log {task}` shows the whole log" in html
+    assert f"<code>%linkis log {task}</code> shows the whole log" in html
     # The gateway logs a shell job's stderr as WARN lines: the text keeps 200 of the 2,000.
     lines = text.splitlines()
     assert len(lines) == 200 + 2
@@ -331,7 +331,7 @@ def test_a_failing_job_keeps_its_error_lines_open(linkis: Any, recorder: Recordi
     final = final_fold(recorder)
     html = final["text/html"]
     assert html.startswith('<details class="linkis-log-fold" open')
-    assert f"Failed: the ERROR lines and the lines around them below; `%linkis log {task}`" in html
+    assert f"Failed: the ERROR lines and the lines around them below; <code>%linkis log {task}</code>" in html
     spans = log_spans(html)
     at = next(i for i, s in enumerate(spans) if "ERROR RuntimeError: the input is broken" in s)
     assert [s.rsplit(" ", 1)[-1] for s in spans[at - 3:at]] == ["298", "299", "300"]
