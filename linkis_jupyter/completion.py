@@ -19,7 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from IPython.core.completer import SimpleCompletion, context_matcher
+
+from .arguments import CellOptions
 from .errors import LinkisError
+from .spec import RUN_TYPE_LANGUAGE, JobSpec
 from .wire import ColumnInfo
 
 __all__ = ["MetadataCache", "SqlCompleter", "KEYWORDS", "cell_matcher"]
@@ -196,11 +200,6 @@ class SqlCompleter:
 def cell_matcher(magics: Any) -> Callable[[Any], dict[str, Any]]:
     """An IPython completion matcher (API v2) for the SQL below a `%%linkis` line whose engine and
     run type are SQL; other text is left to IPython's own matchers."""
-    from IPython.core.completer import SimpleCompletion, context_matcher
-
-    from .arguments import CellOptions
-    from .spec import RUN_TYPE_LANGUAGE, JobSpec
-
     completer = SqlCompleter(magics.metadata)
 
     def nothing() -> dict[str, Any]:
