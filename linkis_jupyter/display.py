@@ -297,10 +297,10 @@ class WidgetProgress:
         self.bar = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width="30%", min_width="12em")
         )
-        self.label = widgets.Label(value="")
-        # Where the job runs, with links (its YARN application's page); empty until the log says.
-        self.where = widgets.HTML(value="")
-        self.box = widgets.HBox([self.bar, self.label, self.where])
+        # The status line, then where the job runs with links (its YARN application's page): HTML,
+        # so that one widget (and its two models) holds both.
+        self.label = widgets.HTML(value="")
+        self.box = widgets.HBox([self.bar, self.label])
         self._handle: Any = None
         self._status: Status | None = None
 
@@ -313,8 +313,7 @@ class WidgetProgress:
     def show(self, status: Status) -> None:
         self._status = status
         self.bar.value = min(max(status.progress, 0.0), 1.0)
-        self.label.value = status.line(where=False)
-        self.where.value = status.where_html()
+        self.label.value = " ".join(filter(None, (html.escape(status.line(where=False)), status.where_html())))
         if self._handle is None:
             self._handle = display(self, display_id=True)
 

@@ -47,7 +47,7 @@ WAIT = 60_000
 DIALOG = ".jp-Dialog"
 TOOLBAR = ".jp-NotebookPanel-toolbar"
 BAR = ".jupyter-widgets.widget-hprogress .progress-bar"
-LABEL = ".jupyter-widgets.widget-label"
+LABEL = ".jupyter-widgets.widget-html"
 
 # Records every distinct state of a cell's output as the browser renders it, so that states
 # shorter than a Playwright poll can still be checked afterwards.

@@ -172,12 +172,12 @@ def test_where_the_job_runs_is_shown_with_its_links(ip: Any, recorder: Recording
     widget = make_reporter("widget", "none", ip, yarn_web_url="http://rm:8088/")
     widget.start(42)
     widget(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=RunsOn()))
-    assert widget.progress.where.value == ""
+    assert widget.progress.label.value == "Linkis task 42 · Running · 50% · 2.0 s"
     widget(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
     page = f"http://rm:8088/cluster/app/{app}"
-    assert widget.progress.where.value == (f'· <a href="{page}" target="_blank" rel="noopener">YARN {app}</a>'
+    assert widget.progress.label.value == ("Linkis task 42 · Running · 50% · 2.0 s "
+                                           f'· <a href="{page}" target="_blank" rel="noopener">YARN {app}</a>'
                                            " · engine 10.0.0.5:40591")
-    assert app not in widget.progress.label.value  # said once, by the link
     # The text line says it with the URL; without yarn_web_url, with none.
     text = make_reporter("text", "none", ip, yarn_web_url="http://rm:8088/")
     text(dataclasses.replace(snap(JobState.RUNNING, 0.5, 2.0), runs_on=runs_on))
