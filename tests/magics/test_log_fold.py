@@ -3,10 +3,8 @@ without the magic's frames. The reporter fed with JobSnapshots, then whole cells
 shell, a notebook run by nbclient and a kernel process, all against the embedded gateway."""
 from __future__ import annotations
 
-import _thread
 import queue
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from IPython.core.error import UsageError
 from fixtures.gateway import point_at_gateway
 from fixtures.history import newest_job, settled_job
 from fixtures.kernels import execute, text_of
-from fixtures.shell import RecordingPublisher, magics_of, task_ids
+from fixtures.shell import RecordingPublisher, interrupt_cell, magics_of, task_ids
 from nbclient import NotebookClient
 from traitlets import TraitError
 
@@ -397,21 +395,11 @@ def test_a_saved_notebook_keeps_one_bounded_log_output(gateway: Any, tmp_path: P
 # -- an interrupted cell ---------------------------------------------------------------------
 
 def test_an_interrupted_cell_ends_without_the_magics_frames(linkis: Any, gateway: Any, capsys: Any) -> None:
-    timers: list[threading.Timer] = []
-
-    def hook(record: dict[str, Any]) -> None:
-        if not timers and "first line" in record["data"].get("text/html", ""):
-            timer = threading.Timer(0.3, _thread.interrupt_main)
-            timers.append(timer)
-            timer.start()
-
-    recorder = RecordingPublisher(linkis, hook)
-    linkis.display_pub = recorder
     capsys.readouterr()
-    result = linkis.run_cell(f"%%linkis -e shell --progress text {LIMIT}\necho 'first line' >&2\nsleep 30")
-    for timer in timers:
-        timer.join(5)
-    assert timers, "the job's log was never shown"
+    result, recorder, interrupted = interrupt_cell(
+        linkis, f"%%linkis -e shell --progress text {LIMIT}\necho 'first line' >&2\nsleep 30",
+        when=lambda data: "first line" in data.get("text/html", ""))
+    assert interrupted, "the job's log was never shown"
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     (task,) = task_ids(recorder.texts())
     assert settled_job(gateway, task)["status"] == "Cancelled"

@@ -1,7 +1,6 @@
 """%%linkis cells in a real IPython shell, run as jobs on the embedded gateway over HTTP."""
 from __future__ import annotations
 
-import _thread
 import errno
 import os
 import threading
@@ -12,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fixtures.history import gateway_task, settled_job, wait_for_states
-from fixtures.shell import RecordingPublisher, task_ids
+from fixtures.shell import RecordingPublisher, interrupt_cell, task_ids
 
 from linkis_jupyter.errors import JobFailedError
 
@@ -222,20 +221,10 @@ def test_text_fallback_updates_one_line(linkis: Any, recorder: RecordingPublishe
 
 
 def test_interrupt_kills_the_job_and_the_shell_stays_usable(linkis: Any, gateway: Any, capsys: Any) -> None:
-    timers: list[threading.Timer] = []
-
-    def hook(record: dict[str, Any]) -> None:
-        if not timers and " · Running" in record["data"].get("text/plain", ""):
-            timer = threading.Timer(0.3, _thread.interrupt_main)
-            timers.append(timer)
-            timer.start()
-
-    recorder = RecordingPublisher(linkis, hook)
-    linkis.display_pub = recorder
-    result = linkis.run_cell(f"%%linkis -e shell --progress text --log none {LIMIT}\nsleep 30\necho never")
-    for timer in timers:
-        timer.join(5)
-    assert timers, "the job was never seen running"
+    result, recorder, interrupted = interrupt_cell(
+        linkis, f"%%linkis -e shell --progress text --log none {LIMIT}\nsleep 30\necho never",
+        when=lambda data: " · Running" in data.get("text/plain", ""))
+    assert interrupted, "the job was never seen running"
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     (task,) = task_ids(recorder.texts())
     assert settled_job(gateway, task)["status"] == "Cancelled"
