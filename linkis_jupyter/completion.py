@@ -170,19 +170,21 @@ class SqlCompleter:
     # -- Shift+Tab ----------------------------------------------------------------------------
 
     def inspect(self, code: str, cursor: int) -> str | None:
-        """A table's columns and types, for the table (or alias) under the cursor; None otherwise."""
+        """A table's columns and types, for the table, alias or column under the cursor (a column:
+        its table's); None otherwise."""
         deadline = time.monotonic() + self.budget
         word = _WORD_BEFORE.search(code[:cursor]).group(0) + _WORD_AFTER.match(code[cursor:]).group(0)  # type: ignore[union-attr]
         name = _plain(word).strip(".")
         if not name:
             return None
         named = _named_tables(_statement(code, cursor))
-        if name.lower() in named:
+        first, _, rest = name.lower().partition(".")
+        if name.lower() in named:  # a table or alias of the statement
             database, table = named[name.lower()]
-        elif "." in name:
-            database, _, table = name.partition(".")
-            if "." in table:  # alias.column or db.table.column: the table part
-                database, table = named.get(database.lower(), (database, table.partition(".")[0]))
+        elif first in named and rest:  # alias.column, table.column: that table
+            database, table = named[first]
+        elif rest:  # db.table, db.table.column
+            database, table = name.split(".")[:2]
         else:
             database, table = self.database, name
         columns = self.cache.columns(database, table, deadline)

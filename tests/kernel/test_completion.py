@@ -143,3 +143,7 @@ def test_the_statement_under_the_cursor_decides(gateway: Any) -> None:
     names, start, end = completer.complete(code, code.index("reg") + 2)
     assert names == ["`o`.region"] and code[start:end] == "`o`.reg"
     assert completer.inspect("describe sales.orders", len("describe sales.ord")).startswith("sales.orders\n")
+    # A column through its alias, or its table's name: that table.
+    code = "select o.amount from sales.orders o join customers on customers.id = o.id"
+    assert completer.inspect(code, code.index("amount")).startswith("sales.orders\n")
+    assert completer.inspect(code, code.index("customers.id") + 11).startswith("default.customers\n")
