@@ -182,7 +182,9 @@ def run_ours(gw: Gateway, client: Any, seconds: float) -> Run:
                 seen.append((now, float(m.group(1))))
 
     # The client's reads are timed where they return; the client itself is untouched.
-    client.log, client.progress = timed(client.log, log_reads), timed(client.progress, progress_reads)
+    client.log = timed(client.log, log_reads)
+    client.progress = timed(client.progress, progress_reads)
+    client.progress_with_resource = timed(client.progress_with_resource, progress_reads)
     try:
         gw.reset()
         submitted = time.time()
@@ -194,7 +196,7 @@ def run_ours(gw: Gateway, client: Any, seconds: float) -> Run:
         wall = time.perf_counter() - start
         counts = gw.counts()
     finally:
-        del client.log, client.progress
+        del client.log, client.progress, client.progress_with_resource
     log = []
     for at, written in seen:
         # The read that brought the line, and the one before it: the log poll interval in force.
