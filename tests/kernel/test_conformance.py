@@ -103,3 +103,6 @@ class TestLinkisSparkSqlKernel(GatewayKernelTests):
     code_history_pattern = "select 6[*]7*"
     supported_history_operations = ("tail", "search")
     code_generate_error = "%%local\nraise ValueError('boom')"
+    # SQL keywords, whatever the gateway's metadata holds (tests/kernel/test_completion.py has the rest).
+    completion_samples = [{"text": "sel", "matches": {"select"}},
+                          {"text": "select x from t GRO", "matches": {"GROUP BY"}}]
