@@ -106,3 +106,12 @@ class TestLinkisSparkSqlKernel(GatewayKernelTests):
     # SQL keywords, whatever the gateway's metadata holds (tests/kernel/test_completion.py has the rest).
     completion_samples = [{"text": "sel", "matches": {"select"}},
                           {"text": "select x from t GRO", "matches": {"GROUP BY"}}]
+    # %%local cells are IPython's, in a SQL kernel too.
+    code_hello_world = "%%local\nprint('hello, world')"
+    code_stderr = "%%local\nimport sys; print('oops', file=sys.stderr)"
+    code_display_data = [
+        {"code": "%%local\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>test</b>'))", "mime": "text/html"},
+    ]
+    code_page_something = "%%local\nprint?"
+    code_inspect_sample = "%%local\nprint"
+    code_clear_output = "%%local\nfrom IPython.display import clear_output; clear_output()"
