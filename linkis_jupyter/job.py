@@ -413,8 +413,8 @@ class Job:
                 try:
                     with self._lock:
                         ended = self._side_read()
-                except TransportError:
-                    ended = False  # the next poll meets the outage
+                except LinkisError:
+                    ended = False  # the next poll meets the outage or the refusal, and says so
                 last_poll = time.monotonic()
                 if on_update is not None:
                     on_update(self._snapshot([]))
