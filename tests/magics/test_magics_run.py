@@ -228,9 +228,13 @@ def test_interrupt_kills_the_job_and_the_shell_stays_usable(linkis: Any, gateway
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     (task,) = task_ids(recorder.texts())
     assert settled_job(gateway, task)["status"] == "Cancelled"
-    err = capsys.readouterr().err
-    assert f"Linkis job {task} cancelled" in err
+    shown = capsys.readouterr()
+    assert f"Linkis job {task} cancelled" in shown.err
     assert recorder.texts()[-1].startswith(f"Linkis task {task} · Cancelled")
+    # What IPython printed for the cell: the kill, then the interrupt in one line, no frames.
+    printed = shown.out + shown.err
+    assert "KeyboardInterrupt" in printed
+    assert "linkis_jupyter" not in printed and "magics.py" not in printed and "Traceback" not in printed
 
     again = linkis.run_cell(f"%%linkis -e shell --progress none --log none {LIMIT}\necho still here")
     assert again.success
