@@ -22,7 +22,6 @@ from typing import Any, Callable
 from IPython.core.completer import SimpleCompletion, context_matcher
 
 from .arguments import CellOptions
-from .errors import LinkisError
 from .spec import RUN_TYPE_LANGUAGE, JobSpec
 from .wire import ColumnInfo
 
@@ -109,10 +108,9 @@ class MetadataCache:
     def _fetch(self, key: tuple[str, ...], fetch: Callable[[Any], Any], done: threading.Event) -> None:
         try:
             value, life = fetch(self._client()), self.lifetime
-        except LinkisError:
-            # No metadata service, no rights, no gateway: no names, asked again a little later.
-            value, life = None, self.failure_lifetime
         except Exception:  # noqa: BLE001 - a completion must never break the kernel
+            # No metadata service, no rights, no gateway (a LinkisError), or any other failure:
+            # no names, asked again a little later.
             value, life = None, self.failure_lifetime
         with self._lock:
             self._entries[key] = _Entry(value, time.monotonic() + life)

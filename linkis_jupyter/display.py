@@ -30,14 +30,13 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.display import display
 
 from .job import JobSnapshot, JobState, StageProgress
-from .runs_on import RunsOn
 from .logview import LOG_LEVELS, FoldedLog, LogView, TerminalFoldedLog, plural
+from .runs_on import RunsOn
 
 if TYPE_CHECKING:
     from .wire import TaskInfo
 
 __all__ = [
-    "FOLD_LINE_CHARS",
     "PROGRESS_KINDS",
     "JobReporter",
     "Frontend",
@@ -131,10 +130,9 @@ class Status:
 
     def where_html(self) -> str:
         """"· " and where the job runs, as HTML, each thing with a URL a link that opens a new tab."""
-        return " · ".join(
-            ["", *(f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>' if url
-                   else html.escape(text) for text, url in self.runs_on.links(self.yarn_web_url))]
-        ).strip() if self.runs_on else ""
+        links = [f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>' if url
+                 else html.escape(text) for text, url in self.runs_on.links(self.yarn_web_url)]
+        return "· " + " · ".join(links) if links else ""
 
 
 # -- a job-history record as text (%linkis status, %linkis history) ---------------------------

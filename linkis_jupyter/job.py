@@ -62,6 +62,7 @@ counts from 0, so a read at that boundary repeats the last line shown: it is dro
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -202,13 +203,15 @@ class Job:
 
     @property
     def runs_on(self) -> RunsOn:
-        """Where the job runs, as job history and the log read so far say (`log()` reads the rest)."""
+        """Where the job runs, as the log read so far, the progress and job history say (`log()`
+        reads the rest of the log)."""
         with self._lock:
-            return RunsOn(self._info.engine_instance if self._info else None).read(self._log.lines)
+            engine = self._info.engine_instance if self._info else None
+            if engine and not self._runs_on.engine_instance:
+                return dataclasses.replace(self._runs_on, engine_instance=engine)
+            return self._runs_on
 
     def _snapshot(self, new: list[LogLine], note: str = "") -> JobSnapshot:
-        if new:
-            self._runs_on = self._runs_on.read(line.text for line in new)
         return JobSnapshot(
             task_id=self.task_id or 0,
             exec_id=self.exec_id,
@@ -338,7 +341,7 @@ class Job:
                 chunk = self.client.log(self.exec_id, asked, READ_SIZE)
             except APIError as exc:
                 return not self._left_entrance(exc)
-            new.extend(self._log.add_read(chunk.lines, chunk.from_line))
+            new.extend(self._read_where(self._log.add_read(chunk.lines, chunk.from_line)))
             if self._log.from_line - asked < READ_SIZE or self._log.end_state is not None:
                 break
         return True
@@ -388,7 +391,13 @@ class Job:
                 break
             time.sleep(pause)
             pause *= 2
-        return self._log.merge(all_lines)
+        return self._read_where(self._log.merge(all_lines))
+
+    def _read_where(self, lines: list[LogLine]) -> list[LogLine]:
+        """`lines`, new in the log, after noting where they say the job runs."""
+        if lines:
+            self._runs_on = self._runs_on.read(line.text for line in lines)
+        return lines
 
     def wait(
         self,
