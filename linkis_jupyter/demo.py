@@ -85,17 +85,23 @@ def run_notebook(source: Path, target: Path, timeout: float = 600) -> tuple[int,
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     nb = nbformat.read(source, as_version=4)
     target.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(target.parent)}})
     failed: int | None = None
     error: str | None = None
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        failed = next((i for i, cell in enumerate(nb.cells) if _has_error(cell)), -1)
-        error = (f"{exc.ename}: {exc.evalue}".strip().splitlines() or [""])[0]
+    # The kernel talks to nbclient over Unix sockets in a private folder rather than TCP:
+    # ipykernel warns about unencrypted TCP (IPKernelApp.init_sockets), and nothing here needs a port.
+    with tempfile.TemporaryDirectory(prefix="linkis-kernel-") as sockets:
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+        client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(target.parent)}},
+                                config=ipc)
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            failed = next((i for i, cell in enumerate(nb.cells) if _has_error(cell)), -1)
+            error = (f"{exc.ename}: {exc.evalue}".strip().splitlines() or [""])[0]
     nbformat.write(nb, target)
     try:
         from nbconvert import HTMLExporter

@@ -58,6 +58,10 @@ def test_demo_command(tmp_path: Path) -> None:
         env=dict(os.environ, MPLBACKEND="Agg", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # The kernel is reached over Unix sockets in a folder of its own: no TCP warning, and no
+    # socket files left in the folder the demo ran in.
+    assert "without encryption" not in result.stderr
+    assert not [p.name for p in tmp_path.iterdir() if "ipc" in p.name]
     out = result.stdout
     assert "cells run:" in out and "(all cells ran)" in out
     assert "Linkis jobs:" in out and "Failed" in out  # the quickstart's deliberate failure
