@@ -147,7 +147,8 @@ def demo(args: argparse.Namespace) -> int:
     source = notebooks_dir() / f"{args.notebook}.ipynb"
     target = Path(args.output).resolve() / source.name
     started = time.monotonic()
-    with embedded_gateway() as gateway:
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else None
+    with embedded_gateway(data_dir=data_dir) as gateway:
         print(f"embedded Linkis gateway at {gateway.url}; running {source.name} ...", flush=True)
         cells, failed, error = run_notebook(source, target, timeout=args.timeout)
         jobs, rows = gateway_totals(gateway)
@@ -194,6 +195,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--notebook", choices=NOTEBOOKS, default="quickstart", help="which example (default quickstart)")
     parser.add_argument("--output", default="linkis-demo", help="folder for the executed notebook (default ./linkis-demo)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one cell may take (default 600)")
+    parser.add_argument("--data-dir", help="keep the gateway's job history, results and tables here (default: a "
+                        "temporary dir); `linkis-jupyter gateway --data-dir` serves them again")
     parser.set_defaults(run=demo)
 
     parser = commands.add_parser(

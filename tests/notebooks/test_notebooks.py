@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import subprocess
 import sys
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from fixtures.gateway import point_at_gateway
-from fixtures.history import settled_jobs
+from fixtures.gateway import point_at_gateway, start_gateway, stop_gateway
+from fixtures.history import gateway_jobs, settled_jobs
 from nbclient import NotebookClient
 
 from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
+from linkis_jupyter.gateway.cli import default_user
+from linkis_jupyter.gateway.dolphin_reader import ResultSetFile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +55,9 @@ def test_notebook_runs(name: str, gateway, tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_demo_command(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gateway"
     result = subprocess.run(
-        [sys.executable, "-m", "linkis_jupyter", "demo", "--output", str(tmp_path / "out")],
+        [sys.executable, "-m", "linkis_jupyter", "demo", "--output", str(tmp_path / "out"), "--data-dir", str(data_dir)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env=dict(os.environ, MPLBACKEND="Agg", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
     )
@@ -63,11 +67,31 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "without encryption" not in result.stderr
     assert not [p.name for p in tmp_path.iterdir() if "ipc" in p.name]
     out = result.stdout
-    assert "cells run:" in out and "(all cells ran)" in out
-    assert "Linkis jobs:" in out and "Failed" in out  # the quickstart's deliberate failure
     executed = tmp_path / "out" / "quickstart.ipynb"
     assert executed.is_file() and executed.with_suffix(".html").is_file()
     nb = nbformat.read(executed, as_version=4)
-    assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
-    rows = int(out.split("table rows returned:")[1].split()[0])
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code_cells)
+
+    # The summary's three counts, against the notebook and the job history the demo left behind,
+    # read by a gateway started again on its data dir and by reading the result files themselves.
+    summary = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    assert summary["cells run"] == f"{len(code_cells)} (all cells ran)"
+    user = default_user()
+    gw = start_gateway(data_dir, users={user: "demo-Secret-1"})
+    try:
+        jobs = gateway_jobs(gw, user)
+    finally:
+        stop_gateway(gw)
+    states = Counter(job["status"] for job in jobs)
+    assert states["Failed"] == 1  # the quickstart's deliberate failure
+    listed = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    assert summary["Linkis jobs"] == f"{len(jobs)} ({listed})"
+    rows = 0
+    for job in jobs:
+        if job["status"] == "Succeed":
+            for path in Path(job["resultLocation"].removeprefix("file://")).glob("*.dolphin"):
+                result_set = ResultSetFile(path)
+                rows += result_set.count() if result_set.type == "2" else 0
     assert rows > 0
+    assert summary["table rows returned"] == str(rows)
