@@ -170,7 +170,38 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
     _store_option(s)
 
     add("refresh", "forget the databases, tables and columns Tab completion keeps, so it asks the gateway again")
+
+    # plot and profile: computed in the engine (explore.py), only aggregates come back.
+    s = add("plot", "plot a table or query computed in the engine: hist, box, bar, line, heatmap (a PNG)")
+    s.add_argument("kind", metavar="KIND", help="hist, box, bar (top values and other), line (rows per "
+                   "hour/day/month of a time column), heatmap (two numeric columns binned)")
+    s.add_argument("names", nargs="*", metavar="SOURCE COLUMN", help="the table (db.table, or _ for the SQL of "
+                   "the last %%linkis cell; none with --query), then the column(s)")
+    _explore_options(s)
+    s.add_argument("--by", metavar="COLUMN", help="one series per group of COLUMN, the --top largest "
+                   "(hist, box, line)")
+    s.add_argument("--bins", type=int, metavar="N", help="bins of hist (default 30, at most 500) and of each "
+                   "axis of heatmap (default 30, at most 60)")
+    s.add_argument("--top", type=int, metavar="K", help="bar: the K most frequent values (default 20); "
+                   "with --by: the K largest groups (default 10)")
+    s.add_argument("--grain", choices=("hour", "day", "month"), default="day", help="line: the period (default day)")
+
+    s = add("profile", "per column: non-null, distinct, min, max, mean, std, quartiles, top values (one scan)")
+    s.add_argument("source", nargs="?", metavar="SOURCE", help="the table (db.table), or _ for the SQL of the "
+                   "last %%linkis cell; none with --query")
+    _explore_options(s)
+    s.add_argument("--columns", metavar="A,B", help="only these columns (default: all)")
+    s.add_argument("--top", type=int, default=None, metavar="K",
+                   help="top values shown per low-cardinality column (default 5)")
     return p, subcommands
+
+
+def _explore_options(p: MagicArgumentParser) -> None:
+    p.add_argument("--query", metavar="SQL", help="a query instead of a table (it runs as a subquery); "
+                   "$name takes it from a Python variable")
+    p.add_argument("--where", metavar="COND", help="only the rows where COND holds (SQL)")
+    p.add_argument("-o", "--output", metavar="NAME", help="also store the aggregated table in the Python "
+                   "variable NAME")
 
 
 def _store_option(p: MagicArgumentParser) -> None:

@@ -273,6 +273,53 @@ def refresh(magics: LinkisMagics, args: Namespace) -> None:
     print("Completion will ask the gateway for databases, tables and columns again.")
 
 
+# -- plot and profile: computed in the engine (explore.py, charts.py, profile.py) ---------------
+
+def plot(magics: LinkisMagics, args: Namespace) -> None:
+    from IPython.display import Image, display
+
+    from . import charts, plots
+    from .explore import Runner, Source
+
+    prog = "%linkis plot"
+    _check_output(args)
+    query = _explore_query(args, magics, prog)
+    names = list(args.names)
+    source_name = None if query is not None or not names else names.pop(0)
+    request = charts.PlotRequest(args.kind.lower(), names, args.where, args.by, args.bins, args.top, args.grain)
+    charts.check_request(request, prog)
+    plots.require_matplotlib(prog)
+    runner = Runner(magics, Source.of(magics, source_name, query, prog=prog), prog)
+    chart = charts.build(runner, request, runner.column_types())
+    _store(magics, args, runner.keep(chart.frame))
+    display(Image(data=plots.png(chart), format="png"))
+
+
+def profile(magics: LinkisMagics, args: Namespace) -> Any:
+    from .explore import Runner, Source
+    from .profile import DEFAULT_TOP, profile as profile_of
+
+    prog = "%linkis profile"
+    _check_output(args)
+    top = DEFAULT_TOP if args.top is None else args.top
+    if top < 1:
+        raise UsageError(f"{prog}: --top must be at least 1, not {top}")
+    columns = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
+    if args.columns is not None and not columns:
+        raise UsageError(f"{prog}: --columns names no column")
+    query = _explore_query(args, magics, prog)
+    runner = Runner(magics, Source.of(magics, args.source, query, prog=prog), prog)
+    return _store(magics, args, profile_of(runner, runner.column_types(), columns, args.where, top))
+
+
+def _explore_query(args: Namespace, magics: LinkisMagics, prog: str) -> str | None:
+    if args.where is not None and not args.where.strip():
+        raise UsageError(f"{prog}: --where is empty")
+    if args.query is None:
+        return None
+    return expand_value("--query", "query", args.query, magics.user_ns)
+
+
 def _metadata(command: str, call: Callable[[], Any]) -> Any:
     """A metadata call; a gateway without the metadata service, or one that refuses the user, is
     one line, not a traceback."""
@@ -324,4 +371,6 @@ _COMMANDS: dict[str, Callable[[LinkisMagics, Namespace], Any]] = {
     "tables": tables,
     "columns": columns,
     "refresh": refresh,
+    "plot": plot,
+    "profile": profile,
 }

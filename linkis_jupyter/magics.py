@@ -108,6 +108,7 @@ class LinkisMagics(Magics):
         self._running: set[Job] = set()
         self._running_lock = threading.Lock()
         self._shutting_down = False
+        self.last_cell: JobSpec | None = None
 
     @validate("max_rows")
     def _check_max_rows(self, proposal: Any) -> int:
@@ -174,6 +175,7 @@ class LinkisMagics(Magics):
             return commands.run(self, line)
         options = CellOptions.from_line(line, self, self.user_ns)
         spec = self._job_spec(options, cell)
+        self.last_cell = spec  # `_` of %linkis plot and profile: this cell's SQL
         job = self._submit(spec)
         self.follow(job, options)
         return self.deliver(job, options)
