@@ -143,6 +143,9 @@ def _line_parser() -> tuple[MagicArgumentParser, dict[str, MagicArgumentParser]]
 
     s = add("result", "a finished job's result sets", task=True)
     _follow_options(s)
+    s.add_argument("--skip", type=int, default=0, metavar="N",
+                   help="start after the first N rows of each result set, read from the stored result set "
+                   "(the query does not run again)")
 
     s = add("download", "stream a result set to a file with the server's export (nothing is loaded here)", task=True)
     s.add_argument("path", metavar="PATH", help="the file (or an existing directory) to write")

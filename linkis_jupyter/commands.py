@@ -173,12 +173,14 @@ def history(magics: LinkisMagics, args: Namespace) -> Any:
 
 
 def result(magics: LinkisMagics, args: Namespace) -> Any:
+    if args.skip < 0:
+        raise UsageError(f"%linkis result: --skip must be 0 or more rows, not {args.skip}")
     options = CellOptions.from_args(args, magics)
     job = Job.attach(magics.client, args.task)
     if not job.state.is_terminal:
         raise UsageError(f"%linkis result: Linkis job {args.task} is still {job.state.value}; "
                          f"`%linkis attach {args.task}` follows it and shows its results")
-    return magics.deliver(job, options)
+    return magics.deliver(job, options, skip=args.skip)
 
 
 def download(magics: LinkisMagics, args: Namespace) -> None:

@@ -70,7 +70,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from .client import LinkisClient
-from .joblog import READ_SIZE, JobLog, LogLine, is_end_line
+from .joblog import READ_SIZE, JobLog, LogLine, SqlLimit, is_end_line, sql_limit
 from .results import ResultSet, read_result_sets
 from .runs_on import RunsOn
 from .spec import JobSpec
@@ -210,6 +210,14 @@ class Job:
             if engine and not self._runs_on.engine_instance:
                 return dataclasses.replace(self._runs_on, engine_instance=engine)
             return self._runs_on
+
+    @property
+    def sql_limit(self) -> SqlLimit | None:
+        """The limit Linkis' entrance put on the job's SELECTs (for creator IDE, see
+        spec.SQL_RUN_TYPES), as its WARN lines in the log read so far say; None when they say
+        none. Waiting for the job reads those lines; `log()` reads the rest."""
+        with self._lock:
+            return sql_limit(self._log.levels)
 
     def _snapshot(self, new: list[LogLine], note: str = "") -> JobSnapshot:
         return JobSnapshot(
@@ -566,19 +574,24 @@ class Job:
         *,
         page_size: int | None = None,
         decimal: str = "float",
+        skip: int = 0,
     ) -> list[ResultSet]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
-        marks the set `truncated` when it cut. Raises the job's error if it did not succeed.
+        marks the set `truncated` when it cut. `skip` passes over each set's first rows: they
+        are not read (the stored result set is paged from there; nothing runs again). Raises the
+        job's error if it did not succeed.
         `page_size`: the first page's rows (default: the client's `page_size`); later pages grow
         while they come back quickly, and shrink when one fails (see results.PageSizes).
         Read again from the start while the gateway cannot be reached, up to the client's
         `unreachable_timeout`."""
         if max_rows is not None and max_rows < 0:
             raise ConfigError("max_rows must be 0 or more")
+        if skip < 0:
+            raise ConfigError("skip must be 0 or more")
 
         def read() -> list[ResultSet]:
             return read_result_sets(self.client, self._result_location(), max_rows=max_rows, page_size=page_size,
-                                    decimal=decimal)
+                                    decimal=decimal, skip=skip)
 
         return Outage(self.client.transport).retry(read)
 

@@ -26,7 +26,7 @@ from difflib import SequenceMatcher
 
 from .wire import JobState
 
-__all__ = ["JobLog", "LogLine", "READ_SIZE", "is_end_line"]
+__all__ = ["JobLog", "LogLine", "READ_SIZE", "SqlLimit", "is_end_line", "sql_limit"]
 
 # The most lines one /log read gives (EntranceRestfulApi.log: a negative size means this too).
 READ_SIZE = 10000
@@ -40,6 +40,10 @@ _END_LINE = re.compile(
 _STATE_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? INFO Your job is (Scheduled|Running now)\. ")
 _STATE_WORDS = {"Scheduled": JobState.SCHEDULED, "Running now": JobState.RUNNING}
 _LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+(ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\b")
+# The WARN lines of Linkis' SQLLimitEntranceInterceptor (SQLExplain.dealSQLLimit), one for each
+# SELECT it limited: a limit added, or one above the entrance's lowered.
+_SQL_LIMIT = re.compile(r"You submitted a sql (?:without limit, DSS will add limit (\d+) to your sql|"
+                        r"with limit exceeding (\d+), it is not allowed\. DSS will change your limit to (\d+))")
 # How far back the start of a read is compared with what was read before.
 _OVERLAP = 50
 # The entrance writes its cache to the file every 500 lines or 5 minutes
@@ -73,6 +77,27 @@ def _classify(lines: list[str], previous: str) -> list[LogLine]:
             level = "ERROR" if word == "ERROR" else "WARN" if word.startswith("WARN") else "INFO"
         out.append(LogLine(level, text))
     return out
+
+
+@dataclass(frozen=True)
+class SqlLimit:
+    """What Linkis' entrance said it did to a job's SELECTs: `kind` "added" (a limit to a SELECT
+    without one) or "lowered" (a bigger limit to its own), and that limit's `rows`."""
+
+    kind: str
+    rows: int
+
+
+def sql_limit(lines: list[LogLine]) -> SqlLimit | None:
+    """The first SELECT limit the entrance's WARN lines name; None when they name none."""
+    for line in lines:
+        if line.level != "WARN":
+            continue
+        match = _SQL_LIMIT.search(line.text)
+        if match:
+            added, _above, lowered = match.groups()
+            return SqlLimit("added", int(added)) if added else SqlLimit("lowered", int(lowered))
+    return None
 
 
 def is_end_line(line: str) -> bool:

@@ -31,8 +31,10 @@ from . import commands
 from .arguments import SUBCOMMANDS, CellOptions, magic_doc
 from .client import LinkisClient
 from .completion import MetadataCache
-from .display import PROGRESS_KINDS, JobReporter, make_reporter
+from .display import PROGRESS_KINDS, JobReporter, frontend, make_reporter
 from .errors import ConfigError, JobError, LinkisError, TransportError
+from .grid import DISPLAY_KINDS, GridRows, Grids
+from .grid import available as grid_available
 from .job import Job, JobState
 from .logview import LOG_LEVELS
 from .spec import JobSpec
@@ -83,7 +85,23 @@ class LinkisMagics(Magics):
                    "overrides.").tag(config=True)
     labels = Dict(help="Extra labels of every job; --label adds and overrides.").tag(
         config=True)
-    max_rows = Int(10000, help="Rows read per result set unless -n is given; -1 reads all.").tag(config=True)
+    max_rows = Int(5000, help="Rows read per result set unless -n is given; -1 reads all. The default is "
+                   "Linkis' own SELECT limit for creator IDE (LinkisMagics.ide_limit), so a bare `select * from "
+                   "huge` has the engine compute 5,000 rows, not the table; -n above that (or -n -1) lifts the "
+                   "limit for the cell.").tag(config=True)
+    ide_limit = Int(5000, help="The rows Linkis' entrance limits a SELECT to for creator IDE and a SQL run type "
+                    "(its wds.linkis.sql.default.limit, 5000 unless the site changed it). A cell with -n above "
+                    "it, or -n -1, sends `--set ide.engine.no.limit.allow=true` first, which lifts the limit; a "
+                    "result that stops at the limit gets a note. A setting of the magics, not of LinkisClient: "
+                    "the cell's -n is what it is compared with; JobSpec(no_limit=True) asks the same in "
+                    "Python.").tag(config=True)
+    display = Enum(DISPLAY_KINDS, default_value="grid", help="How a cell shows a table: grid (an itables grid "
+                   "to sort, search and page through every row read, offline; pandas' table when itables is "
+                   "not installed, or in a terminal) or pandas (pandas' own table). Either way the cell's value "
+                   "and -o are plain DataFrames.").tag(config=True)
+    grid_max_bytes = Int(4_000_000, help="The most bytes of HTML one grid puts in the notebook (about 100 "
+                         "bytes a row of 5 columns: 10,000 such rows take 1 MB); a grid holds the first rows "
+                         "that fit, and its caption says so. 0: no limit.").tag(config=True)
     quiet = Bool(False, help="Show no results unless told otherwise (-q).").tag(config=True)
     progress = Enum(PROGRESS_KINDS, default_value="auto", help="Progress display: widget, text, none, or auto "
                     "(widget in a kernel, text in a terminal IPython).").tag(config=True)
@@ -108,12 +126,19 @@ class LinkisMagics(Magics):
         self._running: set[Job] = set()
         self._running_lock = threading.Lock()
         self._shutting_down = False
+        self._grids = Grids(shell)
         self.last_cell: JobSpec | None = None
 
     @validate("max_rows")
     def _check_max_rows(self, proposal: Any) -> int:
         if proposal["value"] == 0 or proposal["value"] < -1:
             raise TraitError("max_rows must be a positive number of rows, or -1 for all")
+        return proposal["value"]
+
+    @validate("ide_limit", "grid_max_bytes")
+    def _check_not_negative(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must be 0 or more")
         return proposal["value"]
 
     @validate("timeout", "kill_timeout")
@@ -208,6 +233,8 @@ class LinkisMagics(Magics):
                 startup=options.startup,
                 runtime=options.runtime,
                 labels=options.labels,
+                # More rows than Linkis' entrance lets a SELECT have: ask it not to limit them.
+                no_limit=options.max_rows < 0 or options.max_rows > self.ide_limit,
             )
         except (ConfigError, ValueError) as e:
             raise UsageError(f"%%linkis: {e}") from None
@@ -298,14 +325,19 @@ class LinkisMagics(Magics):
         interrupt._render_traceback_ = lambda: ["KeyboardInterrupt"]  # type: ignore[attr-defined]
         return interrupt
 
-    def deliver(self, job: Job, options: CellOptions) -> Any:
-        """Fetch the result sets; store them (-o); show them unless quiet. The last result set,
-        when it is a table, is the cell's value instead of being displayed."""
-        results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows)
+    def deliver(self, job: Job, options: CellOptions, *, skip: int = 0) -> Any:
+        """Fetch the result sets (from row `skip` on); store them (-o); show them unless quiet,
+        tables as grids (LinkisMagics.display). The last result set, when it is a table, is the
+        cell's value instead of being displayed. Says when Linkis' entrance limited a SELECT."""
+        results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows, skip=skip)
         if options.output:
             self.shell.user_ns[options.output] = _output_value(results)
+        note = _limit_note(job, results, options.max_rows)
+        if note:
+            print(note, file=sys.stderr)
         if options.quiet:
             return None
+        self._as_grids(job, results)
         value = None
         for i, result in enumerate(results):
             if result.is_table and i == len(results) - 1:
@@ -313,8 +345,20 @@ class LinkisMagics(Magics):
             else:
                 _show_result(result)
             if result.truncated:
-                print(_truncation_note(result, job.task_id, options.max_rows), file=sys.stderr)
+                print(_truncation_note(result, job.task_id), file=sys.stderr)
         return value
+
+    def _as_grids(self, job: Job, results: list[ResultSet]) -> None:
+        """The tables of `results` show as grids from now on, when LinkisMagics.display says so,
+        itables is there, and a frontend shows HTML (not a terminal)."""
+        tables = [result for result in results if result.is_table]
+        if not tables or self.display != "grid" or frontend(self.shell).terminal or not grid_available():
+            return
+        self._grids.prepare()
+        for result in tables:
+            rows = GridRows(job.task_id, result.index, result.first_row, result.rows_read, result.total_rows,
+                            several=len(results) > 1)
+            self._grids.add(result.dataframe, rows, self.grid_max_bytes)
 
 
 # -- delivering and describing -------------------------------------------------------------
@@ -341,9 +385,26 @@ def _show_result(result: ResultSet) -> None:
         print(result.data)
 
 
-def _truncation_note(result: ResultSet, task_id: int, max_rows: int) -> str:
+def _limit_note(job: Job, results: list[ResultSet], max_rows: int) -> str | None:
+    """One line when Linkis' entrance limited a SELECT (its WARN lines say so) and a result set
+    stops at that limit, unless the cell asked for fewer rows anyway."""
+    limit = job.sql_limit
+    if limit is None or 0 <= max_rows < limit.rows:
+        return None
+    if not any(result.is_table and result.total_rows == limit.rows for result in results):
+        return None
+    return (f"Linkis cut this SELECT at {limit.rows:,} rows (the entrance's limit for creator IDE); "
+            f"-n N or -n -1 asks for more")
+
+
+def _truncation_note(result: ResultSet, task_id: int) -> str:
+    first = result.first_row
+    shows = (f"rows {first + 1:,}-{first + result.rows_read:,}" if first
+             else f"only its first {result.rows_read:,} rows")
+    total = f" of {result.total_rows:,}" if result.total_rows is not None else ""
     return (
-        f"Result set {result.index} shows only its first {max_rows:,} rows. All rows: -n -1 on the cell, "
+        f"Result set {result.index} shows {shows}{total}. The next: `%linkis result {task_id} --skip "
+        f"{first + result.rows_read}`. All rows: -n -1 on the cell, "
         f"`%linkis result {task_id} -n -1 -o NAME`, or `%linkis download {task_id} FILE.csv"
         + (f" --index {result.index}" if result.index else "") + "` for a file."
     )

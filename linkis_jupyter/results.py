@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = [
-    "ResultType", "ResultSet", "Reading", "PageSizes", "read_result_sets",
+    "ResultType", "ResultSet", "Reading", "PageSizes", "read_result_sets", "count_rows",
     # The conversion, re-exported from frames.py, where it lives:
     "Column", "NULL_MARKERS", "NULL_TEXT", "KEEP_NULLS", "Reconvert", "TableBuilder", "columns_from_metadata",
     "pandas_dtype_for", "table_to_dataframe",
@@ -129,7 +129,9 @@ class ResultSet:
     """One result set of a job (`_<index>.dolphin`), fully read or cut at `max_rows`.
 
     `data` is a DataFrame for TABLE, the text (lines joined by newlines) for TEXT, HTML and IO,
-    and for PICTURE the base64 text the engine wrote (`image_bytes()` decodes it).
+    and for PICTURE the base64 text the engine wrote (`image_bytes()` decodes it). `data` holds
+    the set's rows from `first_row` (0 unless the read skipped some); `total_rows` is how many the
+    set has (None when a cut read could not tell: Linkis' openFile answers no total).
     """
 
     index: int
@@ -141,6 +143,8 @@ class ResultSet:
     metadata: Any = None
     rows_read: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    first_row: int = 0
+    total_rows: int | None = None
 
     @property
     def is_table(self) -> bool:
@@ -206,35 +210,110 @@ def read_result_sets(
     max_rows: int | None = None,
     page_size: int | None = None,
     decimal: str = "float",
+    skip: int = 0,
 ) -> list[ResultSet]:
     """Every result set in a job's result directory, in order, paged to the end; `max_rows` caps
-    the rows of each set and marks the set `truncated` when it cut. `page_size`: the first page's
-    rows (default: the client's `page_size`); later pages grow while they come back quickly, and
-    shrink when one fails (see PageSizes)."""
+    the rows of each set and marks the set `truncated` when it cut. `skip`: rows of each set to
+    pass over first (openFile starts at them; nothing before is read). `page_size`: the first
+    page's rows (default: the client's `page_size`); later pages grow while they come back
+    quickly, and shrink when one fails (see PageSizes). A set cut by `max_rows` gets its
+    `total_rows` from count_rows."""
     if not location:
         return []
-    reader = _Reader(client, max_rows, decimal, Reading(PageSizes(page_size or client.page_size)))
-    return [reader.result_set(file.index, file.path) for file in client.result_files(location)]
+    reader = _Reader(client, max_rows, decimal, Reading(PageSizes(page_size or client.page_size)), skip)
+    return [reader.result_set(file.index, file.path, file.size) for file in client.result_files(location)]
+
+
+# The rows a cut read keeps for count_rows' guess, and the most bytes a page of its probes holds.
+_SAMPLE = 200
+_PROBE_BYTES = 128 * 1024
+
+
+def _record_bytes(fields: Sequence[Any]) -> int:
+    """The bytes of one dolphin TABLE record holding `fields` (Linkis' TableResultSerializer: the
+    record's length and its lengths' length, 10 digits each, each field's length in decimal and a
+    comma, the fields)."""
+    sizes = [len(("NULL" if value is None else str(value)).encode("utf-8")) for value in fields]
+    return 20 + sum(len(str(size)) + 1 + size for size in sizes)
+
+
+def count_rows(client: LinkisClient, path: str, file_size: int | None, metadata: Any,
+               sample: Sequence[Sequence[Any]], known: int, probes: int = 16) -> int | None:
+    """How many rows the result set at `path` has, `known` of them known to be there; None when
+    `probes` openFile requests could not tell.
+
+    openFile answers no total (its totalLine is the page's rows, totalPage 0), so the file's
+    size (getDirFileTrees) over the dolphin bytes of the `sample` rows gives a guess, and a page
+    around the guess tells: one with fewer rows than its size ends the set. A miss moves the
+    page away from the guess in doubling steps until the end is between two pages asked for,
+    then halves the range between them. A page holds a fiftieth of the guess, at most about 128
+    KiB of rows and at least 50."""
+    if not file_size or not sample:
+        return None
+    per_row = sum(_record_bytes(row) for row in sample) / len(sample)
+    if isinstance(metadata, list):
+        header = 17 + _record_bytes([str(c.get(k, "")) for c in metadata if isinstance(c, dict)
+                                     for k in ("columnName", "dataType", "comment")])
+    else:
+        header = 17 + _record_bytes([metadata])
+    guess = max(known, round((file_size - header) / per_row))
+    # A page of about 128 KiB at most, and at least 50 rows.
+    window = max(50, min(guess // 50, int(_PROBE_BYTES / per_row)))
+    # low <= total <= high; low starts as what is known, and is probed once a page was full.
+    low, high, low_probed, step = known, None, False, max(window, guess // 16)
+    for _ in range(probes):
+        page = guess // window + 1
+        start = (page - 1) * window
+        count = len(client.open_file(path, page, window).rows)
+        if 0 < count < window or (count == 0 and start <= low):
+            return start + count if count else low
+        if count == window:
+            low, low_probed = start + window, True
+        else:
+            high = start
+        if high is not None and high <= low:
+            return low
+        # From the guess outwards in doubling steps until both sides are probed, then halves.
+        if high is None:
+            guess = low + step
+        elif not low_probed:
+            guess = max(low, high - 1 - step)
+        else:
+            guess = (low + high) // 2
+        step *= 2
+    return None
 
 
 class _Reader:
     """The result sets of one job, read with what reading the first ones learnt (`reading`)."""
 
-    def __init__(self, client: LinkisClient, max_rows: int | None, decimal: str, reading: Reading) -> None:
+    def __init__(self, client: LinkisClient, max_rows: int | None, decimal: str, reading: Reading,
+                 skip: int = 0) -> None:
         self.client, self.max_rows, self.decimal, self.reading = client, max_rows, decimal, reading
+        self.skip = max(0, skip)
         self.markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
 
-    def result_set(self, index: int, path: str) -> ResultSet:
+    def result_set(self, index: int, path: str, file_size: int | None = None) -> ResultSet:
         as_text: frozenset[int] = frozenset()
         whole: frozenset[int] = frozenset()
         while True:
             try:
-                return self._read(index, path, as_text, whole)
+                result = self._read(index, path, as_text, whole)
+                break
             except Reconvert as again:
                 # Rare (a column that parsed on the first pages fails on a later one, or a SQL
                 # NULL shows up after text NULLs): read again.
                 as_text, whole = as_text | again.as_text, whole | again.whole
                 self.reading.nulls_kept = self.reading.nulls_kept or again.nulls_kept
+        result.first_row = self.skip
+        if not result.truncated:
+            result.total_rows = self.skip + result.rows_read if result.rows_read or not self.skip else None
+        else:
+            sample = result.extra.pop("sample", [])
+            # The one row more asked for tells there is at least one more.
+            result.total_rows = count_rows(self.client, path, file_size, result.metadata, sample,
+                                           self.skip + result.rows_read + 1)
+        return result
 
     def _read(self, index: int, path: str, as_text: frozenset[int], whole: frozenset[int]) -> ResultSet:
         markers, reading = self.markers, self.reading
@@ -247,19 +326,26 @@ class _Reader:
                 every = list(rows)
                 for _page, rows, truncated in pages:
                     every.extend(rows)
-                return ResultSet.from_rows(index, path, type_, first.metadata, every, truncated=truncated,
-                                           null_markers=markers, decimal=self.decimal)
+                result = ResultSet.from_rows(index, path, type_, first.metadata, every, truncated=truncated,
+                                             null_markers=markers, decimal=self.decimal)
+                if truncated:
+                    result.extra["sample"] = every[-_SAMPLE:]
+                return result
             builder = TableBuilder(columns, null_markers=markers, decimal=self.decimal, as_text=as_text, whole=whole,
                                    nulls_kept=reading.nulls_kept)
             metadata = first.metadata
             builder.add(rows, first.absent)
+            # The last rows read: what count_rows guesses the set's size from, if a cap cut it.
+            sample = rows[-_SAMPLE:]
             del first, rows
             for page, rows, truncated in pages:
                 builder.add(rows, page.absent)
+                sample = rows[-_SAMPLE:] or sample
                 page = rows = None  # type: ignore[assignment]  # not held while the next arrives
             # A gateway that sent one SQL NULL as a JSON null does so for the job's next sets too.
             reading.nulls_kept = builder.nulls_kept
-            return ResultSet(index, path, type_, builder.frame(), truncated, columns, metadata, builder.rows)
+            extra = {"sample": sample} if truncated else {}
+            return ResultSet(index, path, type_, builder.frame(), truncated, columns, metadata, builder.rows, extra)
         finally:
             pages.close()
 
@@ -268,7 +354,7 @@ class _Reader:
         next page while the caller converts this one: at most two pages are held. Each page's
         size is settled before it is asked for (`reading.sizes`, see PageSizes): it grows while
         pages come back quickly, and a page that fails for its size is asked for again smaller."""
-        client, sizes, max_rows = self.client, self.reading.sizes, self.max_rows
+        client, sizes, max_rows, skip = self.client, self.reading.sizes, self.max_rows, self.skip
         markers = (None, *self.markers)
         # LINKIS_NULL: Linkis 1.5+ sends a SQL NULL as a JSON null and the text NULL as text;
         # older gateways ignore it. A user's own null_value replaces it (see LinkisClient.null_value).
@@ -277,7 +363,7 @@ class _Reader:
         def ask(offset: int) -> tuple[int, Any, float]:
             """Ask for the page at row `offset`: (its size, the response or the error, seconds)."""
             # One row more than max_rows tells whether the cap cut anything.
-            size = sizes.at(offset, None if max_rows is None else max_rows + 1 - offset)
+            size = sizes.at(offset, None if max_rows is None else skip + max_rows + 1 - offset)
             began = time.monotonic()
             try:
                 response: Any = client.open_file_request(path, offset // size + 1, size, null_value=null_value)
@@ -303,8 +389,8 @@ class _Reader:
                 sizes.took(size, waited + time.monotonic() - began)
                 return page, size
 
-        read = 0
-        current, size = fetch(0, ask(0))
+        read = skip
+        current, size = fetch(skip, ask(skip))
         following = None
         # The next page is asked for in a thread, which waits for the gateway while the caller
         # converts this page; its body is read and parsed here, after the conversion: parsing in
@@ -313,8 +399,8 @@ class _Reader:
             try:
                 while True:
                     rows = current.rows
-                    if max_rows is not None and read + len(rows) > max_rows:
-                        yield current, rows[: max_rows - read], True
+                    if max_rows is not None and read - skip + len(rows) > max_rows:
+                        yield current, rows[: skip + max_rows - read], True
                         return
                     read += len(rows)
                     if len(rows) >= size:

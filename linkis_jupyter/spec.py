@@ -19,7 +19,10 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "endpoint_for", "submit_body", "execute_body"]
+__all__ = [
+    "JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "SQL_RUN_TYPES", "LIMITED_CREATOR", "NO_LIMIT_LINE",
+    "endpoint_for", "submit_body", "execute_body",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,16 @@ RUN_TYPE_LANGUAGE = {
 }
 
 
+# The run types Linkis' entrance treats as SQL (CodeAndRunTypeUtils' "sql" language): for creator
+# IDE (wds.linkis.sql.limit.creator) its SQLLimitEntranceInterceptor adds ` limit 5000` to each
+# SELECT without a limit and lowers a bigger one to 5000 (wds.linkis.sql.default.limit), unless
+# the code holds NO_LIMIT_LINE; CommentInterceptor then removes the line, a SQL comment.
+SQL_RUN_TYPES = frozenset({"sql", "hql", "jdbc", "hive", "psql", "fql", "tsql", "nebula", "ngql", "aisql",
+                           "starrocks"})
+LIMITED_CREATOR = "IDE"
+NO_LIMIT_LINE = "--set ide.engine.no.limit.allow=true"
+
+
 def _check_unicode(what: str, text: str) -> None:
     # A lone surrogate (a broken paste, a file name decoded with surrogateescape) cannot travel as
     # UTF-8: say where it is instead of letting the gateway fail on it.
@@ -91,6 +104,9 @@ class JobSpec:
     special: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, Any] = field(default_factory=dict)
     script_path: str | None = None
+    # Ask Linkis' entrance not to limit the job's SELECTs (NO_LIMIT_LINE goes before the code);
+    # only a job the entrance limits (`limited`) is sent the line.
+    no_limit: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not self.code.strip():
@@ -130,6 +146,19 @@ class JobSpec:
         _, sep, version = self.engine.partition("-")
         return version if sep and version else None
 
+    @property
+    def limited(self) -> bool:
+        """Whether Linkis' entrance limits this job's SELECTs: creator IDE and a SQL run type."""
+        return self.creator.upper() == LIMITED_CREATOR and self.run_type in SQL_RUN_TYPES
+
+    @property
+    def sent_code(self) -> str:
+        """The code as it is sent: with NO_LIMIT_LINE first when `no_limit` is asked of a job the
+        entrance limits, and the code does not hold the line already."""
+        if not (self.no_limit and self.limited) or NO_LIMIT_LINE in self.code.splitlines():
+            return self.code
+        return f"{NO_LIMIT_LINE}\n{self.code}"
+
     def _configuration(self) -> dict[str, Any]:
         return {"startup": dict(self.startup), "runtime": dict(self.runtime), "special": dict(self.special)}
 
@@ -165,7 +194,7 @@ def submit_body(spec: JobSpec, *, version: str, execute_user: str, body_execute_
     }
     labels.update(spec.labels)
     body: dict[str, Any] = {
-        "executionContent": {"code": spec.code, "runType": spec.run_type},
+        "executionContent": {"code": spec.sent_code, "runType": spec.run_type},
         "params": {"variable": dict(spec.variables), "configuration": spec._configuration()},
         "labels": labels,
     }
@@ -182,7 +211,7 @@ def execute_body(spec: JobSpec) -> dict[str, Any]:
     return {
         "executeApplicationName": spec.engine_name,
         "requestApplicationName": spec.creator,
-        "executionCode": spec.code,
+        "executionCode": spec.sent_code,
         "runType": spec.run_type,
         "params": {"variable": dict(spec.variables), "configuration": spec._configuration()},
         "source": {"scriptPath": spec.script_path} if spec.script_path else {},
