@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from argparse import Namespace
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from IPython.core.error import UsageError
@@ -90,7 +90,8 @@ def one_line(sql: str) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """Where the rows come from: `sql` goes after FROM; `table` is "db.t" for a table."""
+    """Where the rows come from: `sql` goes after FROM (a table's is quoted by the Runner, in
+    its dialect); `table` is "db.t" for a table."""
 
     sql: str
     label: str
@@ -144,6 +145,8 @@ class Runner:
             raise UsageError(f"{prog} writes SQL for spark, hive, trino or presto, not the engine {engine!r}: "
                              f"%config LinkisMagics.engine = 'spark'")
         self.dialect: Dialect = dialect
+        if source.table is not None:
+            self.source = replace(source, sql=dialect.table(source.table))
         self.engine = engine
         self.options = CellOptions.from_args(Namespace(output=None, max_rows=None, quiet=True), magics)
         self.sql: list[str] = []

@@ -6,7 +6,6 @@ is chosen, no global figure list grows, and the user's own `%matplotlib` setting
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,10 @@ _EXTRA = 'pip install "linkis-jupyter[plot]"'
 
 def require_matplotlib(prog: str) -> None:
     """A one-line UsageError naming the extra when matplotlib is not installed."""
-    if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(f"{prog} draws with matplotlib, which is not installed: {_EXTRA}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{prog} draws with matplotlib, which is not installed: {_EXTRA}") from None
 
 
 def draw(chart: Chart) -> Any:
