@@ -36,9 +36,9 @@ def draw(chart: Chart) -> Any:
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     _DRAW[chart.kind](ax, chart, figure)
-    ax.set_title(chart.title, fontsize=11)
+    ax.set_title(chart.title, fontsize=11, loc="left")
     if chart.notes:
-        figure.text(0.01, 0.005, "; ".join(chart.notes), fontsize=8, color="0.4", ha="left", va="bottom")
+        ax.set_title("; ".join(chart.notes), fontsize=8, color="0.4", loc="right")
     return figure
 
 
