@@ -5,6 +5,11 @@ for the next; each job works on a cursor of its own. Every statement that return
 TABLE result set, its column types named as Linkis names them. Progress is DuckDB's query
 progress of the running statement; kill interrupts the query.
 
+Each statement is read in its run type's dialect (Spark SQL for `sql`, HiveQL for `hql`, Trino's
+and Presto's for `tsql` and `psql`) and runs as sqlglot's DuckDB translation of it, or as written
+when it already is DuckDB SQL, or when sqlglot cannot read it (spark_sql.py has the rule); `jdbc`
+runs as written. The log shows each statement as written, and the translation when one runs.
+
 The user's open database is the user's engine. Its log is a Linkis Spark engine's, with what DuckDB
 did in it: the entrance's lines about the engine the job got, and every statement as one Spark job
 of one stage and one task (spark_log.py), which is also its entry in the progress's progressInfo.
@@ -29,71 +34,17 @@ from .engine_base import (
 from .spark_log import (
     JOB_GROUP, RUNNING, LinkisManager, StatementJob, ms_duration, now_ms,
 )
+from .spark_sql import Reading, read_statement, split_statements
+
+__all__ = ["Databases", "SqlJob", "linkis_type", "split_statements", "sql_error_code"]
+
+# The log's line of what ran on DuckDB in place of the statement: a Spark engine has no such line,
+# so it is named as the gateway's own.
+TRANSLATED = "EmbeddedGateway: as DuckDB SQL: {sql}"
+AS_WRITTEN = "EmbeddedGateway: DuckDB rejected the translation ({reason}); running the statement " \
+             "as written"
 
 FETCH_BATCH = 10000
-
-
-def split_statements(code: str) -> list[str]:
-    """The statements of a SQL script, split at `;` outside quotes, identifiers and comments.
-
-    Understands '...' (with '' and E'\\'' escapes), "...", `...`, $tag$...$tag$, -- comments and
-    nested /* */ comments. Statements holding only whitespace and comments are dropped.
-    """
-    statements: list[str] = []
-    start = 0
-    i = 0
-    n = len(code)
-    meaningful = False
-    while i < n:
-        ch = code[i]
-        if ch == "-" and code.startswith("--", i):
-            end = code.find("\n", i)
-            i = n if end < 0 else end + 1
-            continue
-        if ch == "/" and code.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if code.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif code.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            continue
-        if ch == ";":
-            if meaningful:
-                statements.append(code[start:i].strip())
-            start, i, meaningful = i + 1, i + 1, False
-            continue
-        if not ch.isspace():
-            meaningful = True
-        if ch in "'\"`":
-            backslash = ch == "'" and i > 0 and code[i - 1] in "eE" and (
-                i < 2 or not (code[i - 2].isalnum() or code[i - 2] == "_"))
-            i += 1
-            while i < n:
-                if backslash and code[i] == "\\":
-                    i += 2
-                    continue
-                if code[i] == ch:
-                    if code.startswith(ch * 2, i):
-                        i += 2
-                        continue
-                    break
-                i += 1
-            i += 1
-            continue
-        if ch == "$" and not (i > 0 and (code[i - 1].isalnum() or code[i - 1] == "_")):
-            match = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", code[i:])
-            if match:
-                tag = match.group(0)
-                end = code.find(tag, i + len(tag))
-                i = n if end < 0 else end + len(tag)
-                continue
-        i += 1
-    if meaningful:
-        statements.append(code[start:].strip())
-    return statements
 
 
 # DuckDB type -> Linkis DataType name (linkis-storage domain/DataType.scala). Spark's names for
@@ -146,6 +97,24 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str, ensure_ascii=False)
     return str(value)
+
+
+class StatementFailed(Exception):
+    """A statement failed both ways spark_sql.py tries it; the message gives both reasons."""
+
+
+def _first(message: str) -> str:
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")
+
+
+def _reasons(error: Exception, other: str) -> str:
+    return f"{str(error).strip()}\n{other}"
+
+
+def _rejections(duckdb: Any) -> tuple[type[Exception], ...]:
+    """DuckDB's errors raised before a statement runs: it did not accept the SQL it was given."""
+    return (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
+            duckdb.NotImplementedException)
 
 
 _SQL_CODES = (
@@ -236,7 +205,7 @@ class SqlJob:
         self.manager = manager
         self.cursor: Any = None
         self.run_type = ctx.run_type.lower()
-        self.statements = split_statements(ctx.code)
+        self.statements = split_statements(ctx.code, self.run_type)
         self.current = 1
         self.jobs: list[StatementJob] = []
         self.group = JOB_GROUP.format(task_id=ctx.task_id)
@@ -315,12 +284,17 @@ class SqlJob:
                     raise killed_error()
                 self.current = index
                 ctx.log("INFO", clip(f"{self.name} >> {statement}"))
+                reading = read_statement(statement, self.run_type)
+                if reading.translation is not None:
+                    ctx.log("INFO", clip(TRANSLATED.format(sql=reading.translation)))
+                for warning in reading.warnings:
+                    ctx.log("WARN", clip(f"EmbeddedGateway: {warning}"))
                 job = StatementJob(ctx.log, next(database.statements), self.host, self.group,
                                    statement)
                 self.jobs.append(job)
                 job.submit()
                 self.progress(0.0)
-                outcome = self.run_job(job, statement, duckdb)
+                outcome = self.run_job(job, reading, duckdb)
                 ms = job.succeed()
                 self.progress(1.0)
                 self.log_outcome(outcome, ms)
@@ -331,11 +305,11 @@ class SqlJob:
             self.control.on_stop = None
             watcher.join()
 
-    def run_job(self, job: StatementJob, statement: str, duckdb: Any) -> tuple[int, ...]:
+    def run_job(self, job: StatementJob, reading: Reading, duckdb: Any) -> tuple[int, ...]:
         """Runs the statement as the job's one task; a failure or kill ends the job in the log."""
         try:
-            return self.statement(statement, duckdb)
-        except duckdb.Error as e:
+            return self.run_reading(reading, duckdb)
+        except (duckdb.Error, StatementFailed) as e:
             if self.control.stop_requested() or isinstance(e, duckdb.InterruptException):
                 job.kill()
                 self.progress(0.0)
@@ -352,6 +326,35 @@ class SqlJob:
             job.fail(f"{type(e).__name__}: {e}")
             self.progress(0.0)
             raise
+
+    def run_reading(self, reading: Reading, duckdb: Any) -> tuple[int, ...]:
+        """The statement by spark_sql.py's rule: its translation, else as written."""
+        if reading.translation is None:
+            try:
+                return self.statement(reading.written, duckdb)
+            except duckdb.Error as e:
+                if reading.unreadable is None or self.stopped(e, duckdb):
+                    raise
+                raise StatementFailed(_reasons(e, reading.unreadable)) from None
+        try:
+            return self.statement(reading.translation, duckdb)
+        except _rejections(duckdb) as e:
+            if self.stopped(e, duckdb):
+                raise
+            rejected = e
+        # DuckDB code that sqlglot read as something else: the statement means what DuckDB reads.
+        self.ctx.log("INFO", clip(AS_WRITTEN.format(reason=_first(str(rejected)))))
+        try:
+            return self.statement(reading.written, duckdb)
+        except duckdb.Error as e:
+            if self.stopped(e, duckdb):
+                raise
+            if _first(str(e)) == _first(str(rejected)):
+                raise  # the same reason, quoting the statement as the user wrote it
+            raise StatementFailed(_reasons(rejected, f"As written: {_first(str(e))}")) from None
+
+    def stopped(self, error: Exception, duckdb: Any) -> bool:
+        return self.control.stop_requested() or isinstance(error, duckdb.InterruptException)
 
     def log_outcome(self, outcome: tuple[int, ...], ms: float) -> None:
         """SQLSession.showDF's lines for rows; for a row count or nothing, the time alone."""

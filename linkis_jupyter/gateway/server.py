@@ -29,7 +29,7 @@ __all__ = ["EmbeddedGateway", "GatewayConfigError", "is_loopback"]
 
 # What only the embedded gateway needs: the `gateway` extra in pyproject.toml. A user with a real
 # Linkis installs linkis-jupyter without it, so nothing outside gateway/ may import these.
-GATEWAY_PACKAGES = ("tornado", "duckdb", "openpyxl")
+GATEWAY_PACKAGES = ("tornado", "duckdb", "openpyxl", "sqlglot")
 INSTALL_HINT = 'pip install "linkis-jupyter[gateway]"'
 
 
