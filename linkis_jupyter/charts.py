@@ -134,7 +134,7 @@ def _top_groups(runner: Runner, req: PlotRequest, by: str, not_null: str, extra:
     d = runner.dialect
     g = d.as_string(d.ident(by))
     frame = runner.query(f"SELECT {g} AS grp{extra}, COUNT(*) AS n FROM {runner.source.sql}"
-                         f"{where(not_null, req.where)} GROUP BY {g} ORDER BY n DESC LIMIT {req.n_top}")
+                         f"{where(not_null, req.where)} GROUP BY {g} ORDER BY n DESC, grp LIMIT {req.n_top}")
     return [as_text(v) for v in frame["grp"]], frame
 
 

@@ -103,7 +103,8 @@ def _top_values_sql(runner: Runner, chosen: Sequence[str], low: Sequence[int], w
     d, src = runner.dialect, runner.source.sql
     return " UNION ALL ".join(
         f"SELECT {i} AS col, {d.as_string(d.ident(chosen[i]))} AS v, n FROM (SELECT {d.ident(chosen[i])}, "
-        f"COUNT(*) AS n FROM {src}{where(where_sql)} GROUP BY {d.ident(chosen[i])} ORDER BY n DESC LIMIT {top}) t{i}"
+        f"COUNT(*) AS n FROM {src}{where(where_sql)} GROUP BY {d.ident(chosen[i])} "
+        f"ORDER BY n DESC, {d.ident(chosen[i])} LIMIT {top}) t{i}"
         for i in low)
 
 
