@@ -70,7 +70,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from .client import LinkisClient
-from .joblog import READ_SIZE, JobLog, LogLine, SqlLimit, is_end_line, sql_limit
+from .joblog import READ_SIZE, JobLog, LogLine, is_end_line, sql_limit
 from .results import ResultSet, read_result_sets
 from .runs_on import RunsOn
 from .spec import JobSpec
@@ -212,10 +212,11 @@ class Job:
             return self._runs_on
 
     @property
-    def sql_limit(self) -> SqlLimit | None:
-        """The limit Linkis' entrance put on the job's SELECTs (for creator IDE, see
-        spec.SQL_RUN_TYPES), as its WARN lines in the log read so far say; None when they say
-        none. Waiting for the job reads those lines; `log()` reads the rest."""
+    def sql_limit(self) -> str | None:
+        """Whether Linkis' entrance limited the job's SELECTs (for creator IDE, see
+        spec.SQL_RUN_TYPES), as its WARN lines in the log read so far say: "added" (a limit to a
+        SELECT without one), "lowered" (a bigger limit to its own), or None. Waiting for the job
+        reads those lines; `log()` reads the rest."""
         with self._lock:
             return sql_limit(self._log.levels)
 

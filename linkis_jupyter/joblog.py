@@ -26,7 +26,7 @@ from difflib import SequenceMatcher
 
 from .wire import JobState
 
-__all__ = ["JobLog", "LogLine", "READ_SIZE", "SqlLimit", "is_end_line", "sql_limit"]
+__all__ = ["JobLog", "LogLine", "READ_SIZE", "is_end_line", "sql_limit"]
 
 # The most lines one /log read gives (EntranceRestfulApi.log: a negative size means this too).
 READ_SIZE = 10000
@@ -41,9 +41,11 @@ _STATE_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? INFO Y
 _STATE_WORDS = {"Scheduled": JobState.SCHEDULED, "Running now": JobState.RUNNING}
 _LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+(ERROR|WARN|WARNING|INFO|DEBUG|TRACE)\b")
 # The WARN lines of Linkis' SQLLimitEntranceInterceptor (SQLExplain.dealSQLLimit), one for each
-# SELECT it limited: a limit added, or one above the entrance's lowered.
-_SQL_LIMIT = re.compile(r"You submitted a sql (?:without limit, DSS will add limit (\d+) to your sql|"
-                        r"with limit exceeding (\d+), it is not allowed\. DSS will change your limit to (\d+))")
+# SELECT it limited: a limit added, or one above the entrance's lowered. 0.x names the SELECT
+# after "a sql" and says "program" for "DSS". Both say 5000 whatever the limit is.
+_SQL_LIMIT = re.compile(r"You submitted a sql .*?(?:(without limit), (?:DSS|program) will add limit|"
+                        r"with limit exceeding \d+, it is not allowed\. (?:DSS|Program) will change your limit)",
+                        re.S)
 # How far back the start of a read is compared with what was read before.
 _OVERLAP = 50
 # The entrance writes its cache to the file every 500 lines or 5 minutes
@@ -79,24 +81,13 @@ def _classify(lines: list[str], previous: str) -> list[LogLine]:
     return out
 
 
-@dataclass(frozen=True)
-class SqlLimit:
-    """What Linkis' entrance said it did to a job's SELECTs: `kind` "added" (a limit to a SELECT
-    without one) or "lowered" (a bigger limit to its own), and that limit's `rows`."""
-
-    kind: str
-    rows: int
-
-
-def sql_limit(lines: list[LogLine]) -> SqlLimit | None:
-    """The first SELECT limit the entrance's WARN lines name; None when they name none."""
+def sql_limit(lines: list[LogLine]) -> str | None:
+    """What the entrance's first WARN line about a SELECT limit says it did: "added" (a limit to a
+    SELECT without one) or "lowered" (a limit above its own); None when no line says so."""
     for line in lines:
-        if line.level != "WARN":
-            continue
-        match = _SQL_LIMIT.search(line.text)
+        match = _SQL_LIMIT.search(line.text) if line.level == "WARN" else None
         if match:
-            added, _above, lowered = match.groups()
-            return SqlLimit("added", int(added)) if added else SqlLimit("lowered", int(lowered))
+            return "added" if match.group(1) else "lowered"
     return None
 
 

@@ -91,7 +91,8 @@ class LinkisMagics(Magics):
                    "limit for the cell.").tag(config=True)
     ide_limit = Int(5000, help="The rows Linkis' entrance limits a SELECT to for creator IDE and a SQL run type "
                     "(its wds.linkis.sql.default.limit, 5000 unless the site changed it). A cell with -n above "
-                    "it, or -n -1, sends `--set ide.engine.no.limit.allow=true` first, which lifts the limit; a "
+                    "it, or -n -1, sends `--set ide.engine.no.limit.allow=true` first (a comment the entrance "
+                    "removes), which lifts the limit; a "
                     "result that stops at the limit gets a note. A setting of the magics, not of LinkisClient: "
                     "the cell's -n is what it is compared with; JobSpec(no_limit=True) asks the same in "
                     "Python.").tag(config=True)
@@ -135,10 +136,16 @@ class LinkisMagics(Magics):
             raise TraitError("max_rows must be a positive number of rows, or -1 for all")
         return proposal["value"]
 
-    @validate("ide_limit", "grid_max_bytes")
-    def _check_not_negative(self, proposal: Any) -> int:
+    @validate("ide_limit")
+    def _check_ide_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError("ide_limit must be at least 1 row")
+        return proposal["value"]
+
+    @validate("grid_max_bytes")
+    def _check_grid_max_bytes(self, proposal: Any) -> int:
         if proposal["value"] < 0:
-            raise TraitError(f"{proposal['trait'].name} must be 0 or more")
+            raise TraitError("grid_max_bytes must be 0 (no limit) or more bytes")
         return proposal["value"]
 
     @validate("timeout", "kill_timeout")
@@ -332,7 +339,7 @@ class LinkisMagics(Magics):
         results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows, skip=skip)
         if options.output:
             self.shell.user_ns[options.output] = _output_value(results)
-        note = _limit_note(job, results, options.max_rows)
+        note = _limit_note(job, results, options.max_rows, self.ide_limit)
         if note:
             print(note, file=sys.stderr)
         if options.quiet:
@@ -385,15 +392,15 @@ def _show_result(result: ResultSet) -> None:
         print(result.data)
 
 
-def _limit_note(job: Job, results: list[ResultSet], max_rows: int) -> str | None:
+def _limit_note(job: Job, results: list[ResultSet], max_rows: int, limit: int) -> str | None:
     """One line when Linkis' entrance limited a SELECT (its WARN lines say so) and a result set
-    stops at that limit, unless the cell asked for fewer rows anyway."""
-    limit = job.sql_limit
-    if limit is None or 0 <= max_rows < limit.rows:
+    has `limit` rows (LinkisMagics.ide_limit; the lines always say 5000), unless the cell asked
+    for fewer rows anyway."""
+    if job.sql_limit is None or 0 <= max_rows < limit:
         return None
-    if not any(result.is_table and result.total_rows == limit.rows for result in results):
+    if not any(result.is_table and result.total_rows == limit for result in results):
         return None
-    return (f"Linkis cut this SELECT at {limit.rows:,} rows (the entrance's limit for creator IDE); "
+    return (f"Linkis cut this SELECT at {limit:,} rows (the entrance's limit for creator IDE); "
             f"-n N or -n -1 asks for more")
 
 

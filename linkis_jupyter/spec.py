@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 __all__ = [
-    "JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "SQL_RUN_TYPES", "LIMITED_CREATOR", "NO_LIMIT_LINE",
+    "JobSpec", "Engine", "ENGINES", "RUN_TYPE_LANGUAGE", "SQL_RUN_TYPES", "NO_LIMIT_LINES",
     "endpoint_for", "submit_body", "execute_body",
 ]
 
@@ -68,14 +68,15 @@ RUN_TYPE_LANGUAGE = {
 }
 
 
-# The run types Linkis' entrance treats as SQL (CodeAndRunTypeUtils' "sql" language): for creator
-# IDE (wds.linkis.sql.limit.creator) its SQLLimitEntranceInterceptor adds ` limit 5000` to each
-# SELECT without a limit and lowers a bigger one to 5000 (wds.linkis.sql.default.limit), unless
-# the code holds NO_LIMIT_LINE; CommentInterceptor then removes the line, a SQL comment.
+# The run types Linkis' entrance treats as SQL (CodeAndRunTypeUtils' "sql" language; master adds
+# aisql and starrocks): for creator IDE (wds.linkis.sql.limit.creator) its
+# SQLLimitEntranceInterceptor adds ` limit 5000` to each SELECT without a limit and lowers a bigger
+# one to 5000 (wds.linkis.sql.default.limit), unless the code holds the first of NO_LIMIT_LINES;
+# CommentInterceptor then removes the line, a SQL comment. 0.x limited every creator's SQL and
+# took the second line (SQLExplain, 0.11.0).
 SQL_RUN_TYPES = frozenset({"sql", "hql", "jdbc", "hive", "psql", "fql", "tsql", "nebula", "ngql", "aisql",
                            "starrocks"})
-LIMITED_CREATOR = "IDE"
-NO_LIMIT_LINE = "--set ide.engine.no.limit.allow=true"
+NO_LIMIT_LINES = ("--set ide.engine.no.limit.allow=true", "--set wds.linkis.engine.no.limit.allow=true")
 
 
 def _check_unicode(what: str, text: str) -> None:
@@ -104,8 +105,8 @@ class JobSpec:
     special: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, Any] = field(default_factory=dict)
     script_path: str | None = None
-    # Ask Linkis' entrance not to limit the job's SELECTs (NO_LIMIT_LINE goes before the code);
-    # only a job the entrance limits (`limited`) is sent the line.
+    # Ask Linkis' entrance not to limit the job's SELECTs (NO_LIMIT_LINES go before the code);
+    # only a job the entrance may limit (`limited`) is sent them.
     no_limit: bool = False
 
     def __post_init__(self) -> None:
@@ -148,16 +149,17 @@ class JobSpec:
 
     @property
     def limited(self) -> bool:
-        """Whether Linkis' entrance limits this job's SELECTs: creator IDE and a SQL run type."""
-        return self.creator.upper() == LIMITED_CREATOR and self.run_type in SQL_RUN_TYPES
+        """Whether Linkis' entrance may limit this job's SELECTs: a SQL run type (1.x limits
+        creator IDE's, 0.x every creator's)."""
+        return self.run_type in SQL_RUN_TYPES
 
     @property
     def sent_code(self) -> str:
-        """The code as it is sent: with NO_LIMIT_LINE first when `no_limit` is asked of a job the
-        entrance limits, and the code does not hold the line already."""
-        if not (self.no_limit and self.limited) or NO_LIMIT_LINE in self.code.splitlines():
+        """The code as it is sent: NO_LIMIT_LINES first when `no_limit` is asked of a job the
+        entrance may limit."""
+        if not (self.no_limit and self.limited):
             return self.code
-        return f"{NO_LIMIT_LINE}\n{self.code}"
+        return "\n".join((*NO_LIMIT_LINES, self.code))
 
     def _configuration(self) -> dict[str, Any]:
         return {"startup": dict(self.startup), "runtime": dict(self.runtime), "special": dict(self.special)}

@@ -20,12 +20,13 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def run_job(ip: Any, code: str) -> int:
-    """Run a cell quietly and return its task id (read off its text progress line)."""
+    """Run a cell quietly and return its task id (read off its text progress line). -n -1: the
+    entrance leaves its SELECTs whole, so the stored result set has every row."""
     saved = ip.display_pub
     recorder = RecordingPublisher(ip)
     ip.display_pub = recorder
     try:
-        ip.run_cell_magic("linkis", "-q --progress text --log none --timeout 60", code)
+        ip.run_cell_magic("linkis", "-q -n -1 --progress text --log none --timeout 60", code)
     finally:
         ip.display_pub = saved
     (task,) = task_ids(recorder.texts())

@@ -266,7 +266,9 @@ def test_result_shows_html_pictures_and_text(linkis: Any, gateway: Any, recorder
     dolphin.write_result_set(folder / "_3.dolphin", dolphin.TEXT, None, [["plain"], ["lines"]])
     value = linkis.run_line_magic("linkis", f"result {task}")
     assert value is None  # the last result set is text, not a table
-    bundles = [o["data"] for o in recorder.outputs]
+    # The first output is the result grid's library (once per kernel), then the result sets.
+    library, *bundles = [o["data"] for o in recorder.outputs]
+    assert "injectModule(" in library["text/html"]
     assert "text/html" in bundles[0] and ">a<" in bundles[0]["text/html"].replace(" ", "")
     assert bundles[1]["text/html"] == "<b>bold</b> words"
     assert base64.b64decode(bundles[2]["image/png"]) == png
