@@ -72,6 +72,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "(default 30, Linkis' linkis.entrance.cli.heartbeat.threshold.sec; 0: never)")
     p.add_argument("--download-max-rows", type=int, default=5000,
                    help="rows resultsetToExcel exports without limit>0 (default 5000, as Linkis)")
+    p.add_argument("--sql-limit-creators", default="IDE",
+                   help="creators whose SELECTs the entrance limits, as Linkis' wds.linkis.sql.limit.creator "
+                   "(default IDE; Linkis tests creator-in-text, so IDE also catches ID and E; '' limits none)")
+    p.add_argument("--sql-limit", type=int, default=5000,
+                   help="rows those SELECTs are limited to, as Linkis' wds.linkis.sql.default.limit (default 5000)")
     p.add_argument("--max-running", type=int, default=4, help="jobs one user runs at once; more wait as Scheduled")
     p.add_argument("--fault-endpoints", action="store_true",
                    help="for tests: enable POST /gateway/faults and /gateway/expireSessions (loopback only; "
@@ -130,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             history_lag=args.history_lag,
             cli_heartbeat=args.cli_heartbeat,
             download_max_rows=args.download_max_rows,
+            sql_limit_creators=args.sql_limit_creators,
+            sql_limit=args.sql_limit,
             job_timeout=args.job_timeout,
             max_running_per_user=args.max_running,
             fault_endpoints=args.fault_endpoints,

@@ -155,7 +155,10 @@ class JobManager:
         labels: dict[str, Any],
         execute_application_name: str,
         request_application_name: str,
+        intercepted: list[tuple[str, str]] | None = None,
     ) -> EntranceJob:
+        """Stores and schedules a job. `intercepted` are the (level, text) lines the entrance's
+        interceptors logged (gateway/sql_limit.py); they open the job's log."""
         if self._closed:
             raise RuntimeError("the gateway is stopping")
         created = now_ms()
@@ -186,6 +189,14 @@ class JobManager:
             self._jobs[exec_id] = job
             self._by_task[task_id] = job
             self._hold(job)
+            if intercepted:
+                # EntranceServer.execute writes the interceptors' lines as one log entry
+                # (`onLogUpdate(job, logAppender.toString.trim)`) before the job is scheduled: one
+                # position for /log's fromLine, however many lines it holds. Its time stamps are
+                # storage.log_line's, as on every line here (LogUtils' own pattern,
+                # "HH:mm:ss.mmm", puts the minutes where the milliseconds go).
+                now = time.time()
+                job.log.write("\n".join(log_line(level, text, now) for level, text in intercepted))
             self._log(job, "INFO", f"Your job is accepted,  jobID is {exec_id} and taskID is {task_id} in "
                       f"ServiceInstance({ENTRANCE_APP}, {self.instance}). Please wait it to be scheduled")
             self._set_state(job, JobState.SCHEDULED)

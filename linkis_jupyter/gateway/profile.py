@@ -49,6 +49,11 @@ class Profile:
     # and CodeLogicalUnitExecTask in linkis-computation-orchestrator). 0.x's EngineRequester
     # worded it otherwise.
     engine_ask_log: bool
+    # SQLLimitEntranceInterceptor (gateway/sql_limit.py), in the entrance's default interceptors of
+    # both: release-1.8.0 limits the creators of wds.linkis.sql.limit.creator and warns the others;
+    # 0.11.0 (ujes/entrance/.../interceptor/impl/SQLLimitEntranceInterceptor.scala) limited every
+    # creator's hql/sql/jdbc/hive/psql/essql job, with a warning per statement naming it.
+    sql_limit_release: str
 
 
 PROFILES: dict[str, Profile] = {
@@ -68,6 +73,7 @@ PROFILES: dict[str, Profile] = {
         gateway_service_kind="linkis-mg-gateway",
         default_versions=(),
         engine_ask_log=True,
+        sql_limit_release="1.8.0",
     ),
     "0.x": Profile(
         name="0.x",
@@ -85,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         gateway_service_kind="DataWorkCloud-Gateway",
         default_versions=(("spark", "2.4.3"), ("hive", "2.3.3"), ("python", "python3"), ("shell", "1")),
         engine_ask_log=False,
+        sql_limit_release="0.11.0",
     ),
 }
 

@@ -13,7 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import variables
+from . import sql_limit, variables
 from .installed import parse_engine_label
 from .jobs import JobState
 from .profile import TooManyServices, route_0x_entrance
@@ -221,7 +221,18 @@ async def _start_job(req: GatewayHandler, *, code: str, run_type: str, labels: d
                               f"variables: {e}.")
         await _store_refused(req, job, code, refused, err_code=20050, err_desc=f"Failed to substitute variables: {e}")
         raise refused from None
-    submitted = await req.blocking(lambda: req.gw.jobs.submit(code=code, **job))
+    # SQLLimitEntranceInterceptor comes after VarSubstitutionInterceptor (release-1.8.0
+    # EntranceSpringConfiguration.entranceInterceptors), so it limits the substituted code; job
+    # history then holds the limited code, as the entrance's update of the record writes it.
+    try:
+        limited = sql_limit.intercept(code, creator=creator, run_type=job["run_type"],
+                                      creators=req.gw.sql_limit_creators, limit=req.gw.sql_limit,
+                                      release=req.gw.profile.sql_limit_release)
+    except sql_limit.SqlLimitError as e:
+        refused = error_code_error(e.code, e.desc)
+        await _store_refused(req, job, code, refused)
+        raise refused from None
+    submitted = await req.blocking(lambda: req.gw.jobs.submit(code=limited.code, intercepted=limited.lines, **job))
     req.reply(0, "OK", {"execID": submitted.exec_id, "taskID": submitted.task_id}, method)
 
 

@@ -79,6 +79,8 @@ class EmbeddedGateway:
         entrance_capacity: int = 1000,
         cli_heartbeat: float | None = 30.0,
         download_max_rows: int = 5000,
+        sql_limit_creators: str | None = "IDE",
+        sql_limit: int = 5000,
         log_size_limit: int = 30 * 1024 * 1024,
         job_timeout: float | None = None,
         max_running_per_user: int = 4,
@@ -107,6 +109,11 @@ class EmbeddedGateway:
         self.cli_heartbeat = float(cli_heartbeat) if cli_heartbeat else None
         # resultsetToExcel without limit>0 exports this many rows (download.maxsize.csv/excel).
         self.download_max_rows = int(download_max_rows)
+        # The entrance's SQL limit (gateway/sql_limit.py): the text of wds.linkis.sql.limit.creator,
+        # which Linkis tests with String.contains (so "" or None limits no creator; the others are
+        # told "will not be limited"), and wds.linkis.sql.default.limit.
+        self.sql_limit_creators = str(sql_limit_creators or "")
+        self.sql_limit = int(sql_limit)
         # openLog refuses bigger files with 80033 (linkis.filesystem.file.size.limit, 30M).
         self.log_size_limit = int(log_size_limit)
         self.job_timeout = float(job_timeout) if job_timeout else None
@@ -124,6 +131,8 @@ class EmbeddedGateway:
         if self.entrance_capacity < 2 or self.download_max_rows < 1 or self.log_size_limit < 0:
             raise GatewayConfigError("entrance_capacity must be at least 2, download_max_rows at least 1, "
                                      "log_size_limit not negative")
+        if self.sql_limit < 0:
+            raise GatewayConfigError(f"sql_limit must be 0 or more rows, not {self.sql_limit}")
         if self.max_running_per_user < 1:
             raise GatewayConfigError("max_running_per_user must be at least 1")
         if self.session_timeout <= 0:

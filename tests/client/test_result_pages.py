@@ -21,6 +21,10 @@ from linkis_jupyter.job import Job, JobSpec
 from linkis_jupyter.results import Column, PageSizes, Reconvert, TableBuilder
 from linkis_jupyter.wire import _result_index
 
+# Every row: without this opt-out line the entrance limits creator IDE's SELECTs to 5000 rows,
+# as Linkis' SQLLimitEntranceInterceptor does.
+EVERY_ROW = "--set ide.engine.no.limit.allow=true\n"
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -57,7 +61,7 @@ def sizes_asked(proxy: Any) -> list[tuple[int, int]]:
 def test_pages_start_at_5000_rows_and_grow_while_quick(proxy: Any, gateway: Any) -> None:
     client = client_via(proxy, gateway)
     assert client.page_size == 5000
-    job = finished(client, "select i from range(42000) t(i) order by i")
+    job = finished(client, EVERY_ROW + "select i from range(42000) t(i) order by i")
     proxy.requests.clear()
     frame = job.results()[0].dataframe
     assert frame["i"].tolist() == list(range(42000))
@@ -77,7 +81,7 @@ def test_pages_start_at_5000_rows_and_grow_while_quick(proxy: Any, gateway: Any)
 
 def test_a_page_that_times_out_is_asked_again_smaller(proxy: Any, gateway: Any) -> None:
     client = client_via(proxy, gateway, read_timeout=1.5)
-    job = finished(client, "select i from range(12000) t(i) order by i")
+    job = finished(client, EVERY_ROW + "select i from range(12000) t(i) order by i")
     proxy.requests.clear()
     # The first openFile answers only after 4 s: a page the gateway is slow to build.
     gateway.faults.set(stall_rate=1.0, stall_seconds=4.0, paths=r"/filesystem/openFile", count=1)
@@ -91,7 +95,7 @@ def test_a_page_that_times_out_is_asked_again_smaller(proxy: Any, gateway: Any) 
 
 def test_a_502_page_is_asked_again_smaller_not_the_same(proxy: Any, gateway: Any) -> None:
     client = client_via(proxy, gateway)
-    job = finished(client, "select i from range(9000) t(i) order by i")
+    job = finished(client, EVERY_ROW + "select i from range(9000) t(i) order by i")
     proxy.requests.clear()
     gateway.faults.set(error_rate=1.0, paths=r"/filesystem/openFile", count=1)
     frame = job.results(page_size=8000)[0].dataframe

@@ -77,20 +77,23 @@ def test_select_1_reads_as_a_spark_job_on_the_gateways_engine(gateway: Any) -> N
     assert before <= int(ec.rsplit(", ", 1)[1].rstrip(")")) <= after
     submitted = index_of(lines, rf"Task submit to ec\(任务已经提交给引擎执行\): {e(ec)} "
                                 rf"get engineConnExecId is: {job.task_id}")
-    code = index_of(lines, rf"{e(inst)} >> select 1")
-    got = index_of(lines, r"DAGScheduler: Got job 0 \(select 1\) with 1 output partitions")
-    index_of(lines, r"DAGScheduler: Submitting 1 missing tasks from ResultStage 0 \(select 1\) "
+    # The entrance limited the IDE job's SELECT before scheduling it (gateway/sql_limit.py), so
+    # the engine runs, and names, the limited statement.
+    limited = index_of(lines, r"You submitted a sql without limit, DSS will add limit 5000 to your sql")
+    code = index_of(lines, rf"{e(inst)} >> select 1 limit 5000")
+    got = index_of(lines, r"DAGScheduler: Got job 0 \(select 1 limit 5000\) with 1 output partitions")
+    index_of(lines, r"DAGScheduler: Submitting 1 missing tasks from ResultStage 0 \(select 1 limit 5000\) "
                     r"\(first 15 tasks are for partitions Vector\(0\)\)")
     start = index_of(lines, rf"TaskSetManager: Starting task 0\.0 in stage 0\.0 \(TID 0\) "
                             rf"\({e(host)}, executor driver, partition 0\)")
     finish = index_of(lines, rf"TaskSetManager: Finished task 0\.0 in stage 0\.0 \(TID 0\) in \d+ ms "
                              rf"on {e(host)} \(executor driver\) \(1/1\)")
-    stage_done = index_of(lines, r"DAGScheduler: ResultStage 0 \(select 1\) finished in \d+\.\d{3} s")
-    job_done = index_of(lines, r"DAGScheduler: Job 0 finished: select 1, took \d+\.\d{6} s")
+    stage_done = index_of(lines, r"DAGScheduler: ResultStage 0 \(select 1 limit 5000\) finished in \d+\.\d{3} s")
+    job_done = index_of(lines, r"DAGScheduler: Job 0 finished: select 1 limit 5000, took \d+\.\d{6} s")
     taken = index_of(lines, r"SQLSession: Time taken: \d+ ms, Fetched 1 row\(s\)")
     stdout = index_of(lines, rf"{e(inst)} >> Time taken: \d+ ms, Fetched 1 col\(s\) : 1 row\(s\)")
     end = index_of(lines, r"Congratulations\. Your job completed with status Success\.")
-    assert ask < created < submitted < code < got < start < finish < stage_done < job_done < taken \
+    assert limited < ask < created < submitted < code < got < start < finish < stage_done < job_done < taken \
         < stdout < end
     # Nothing a cluster would have: the embedded engine has no YARN application.
     log = "\n".join(lines)
@@ -153,10 +156,11 @@ def test_a_failing_statement_logs_duckdbs_error(gateway_factory: Callable[..., A
                                                 tmp_path: Path) -> None:
     gateway = gateway_factory(evict_after=None)
     client = client_of(gateway)
-    # What DuckDB says, in a database like the user's (its name is in DuckDB's suggestions).
+    # What DuckDB says, in a database like the user's (its name is in DuckDB's suggestions), to
+    # the statement the engine runs: the entrance appends IDE's limit (gateway/sql_limit.py).
     with duckdb.connect(str(tmp_path / "linkis.duckdb")) as database:
         with pytest.raises(duckdb.Error) as raised:
-            database.execute("select * from no_such_table")
+            database.execute("select * from no_such_table limit 5000")
     message = str(raised.value).strip()
     job = Job.submit(client, JobSpec(code="select 1 as fine;\nselect * from no_such_table;\nselect 3",
                                      engine="spark"))
@@ -172,9 +176,11 @@ def test_a_failing_statement_logs_duckdbs_error(gateway_factory: Callable[..., A
                                       "TaskSetManager: Task 0 in stage 1.0 failed 1 times; aborting job"]
     warns = [text for _, level, text in lines if level == "WARN"]
     host = instance_of(gateway).rpartition(":")[0]
-    assert warns == [f"TaskSetManager: Lost task 0.0 in stage 1.0 (TID 1) ({host} executor driver): {first}"]
+    assert warns == ["You submitted a sql without limit, DSS will add limit 5000 to your sql",
+                     f"TaskSetManager: Lost task 0.0 in stage 1.0 (TID 1) ({host} executor driver): {first}"]
     infos = [text for _, level, text in lines if level == "INFO"]
-    assert any(t.startswith("DAGScheduler: Job 1 failed: select * from no_such_table, took ") for t in infos)
+    assert any(t.startswith("DAGScheduler: Job 1 failed: select * from no_such_table limit 5000, took ")
+               for t in infos)
     assert not any(t.startswith("DAGScheduler: Job 1 finished") or ">> select 3" in t for t in infos)
     # The entrance's progress: the job that ran, and the one whose task failed.
     stages = client.progress(job.exec_id).stages
@@ -227,8 +233,10 @@ def test_the_0x_profile_has_no_engine_ask_lines(gateway_factory: Callable[..., A
                           api="execute")
     lines = texts(run(client, "select 1"))
     assert not any("LinkisManager" in t or " ec : " in t or "Task submit to ec" in t for t in lines)
-    assert f"{instance_of(gateway)} >> select 1" in lines
-    assert "DAGScheduler: Job 0 finished: select 1, took " in "\n".join(lines)
+    # 0.11.0's entrance limited every creator's SELECT, and said so naming the statement.
+    assert lines[0] == "You submitted a sql select 1 without limit, program will add limit 5000 to your sql"
+    assert f"{instance_of(gateway)} >> select 1 limit 5000" in lines
+    assert "DAGScheduler: Job 0 finished: select 1 limit 5000, took " in "\n".join(lines)
 
 
 def test_a_stage_is_named_by_the_statements_first_words(jobs: Jobs) -> None:
