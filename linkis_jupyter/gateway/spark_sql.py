@@ -12,9 +12,9 @@ engine's dialect (READERS) and translated to DuckDB's, which runs it:
 
 The rule, per statement (engine_sql.py runs it):
 
-1. sqlglot reads the statement in the run type's dialect and writes it as DuckDB SQL. When the
-   statement means the same read as DuckDB SQL (sqlglot's DuckDB reader gives the same DuckDB SQL),
-   or sqlglot keeps it as an opaque command (`SHOW TABLES`), it runs as written.
+1. sqlglot reads the statement in the run type's dialect and writes it as DuckDB SQL. When that
+   is the statement itself but for letter case, spacing and comments (`select * from t`), or
+   sqlglot keeps the statement as an opaque command (`SHOW TABLES`), it runs as written.
 2. Otherwise the translation runs first, so Spark code keeps Spark's meaning where both engines
    know a name: `"x"` is a string, `nvl`, `date_format`, `size`, `datediff`, `concat` with NULL,
    casts that give NULL rather than fail. Only if DuckDB rejects the translation before running it
@@ -98,14 +98,25 @@ def read_statement(statement: str, run_type: str) -> Reading:
     except SqlglotError as e:
         return Reading(statement, unreadable=f"sqlglot cannot write it as DuckDB SQL: "
                                              f"{_first_line(e)}")
-    try:
-        as_duckdb = sqlglot.parse_one(statement, read="duckdb").sql(dialect="duckdb")
-    except SqlglotError:
-        as_duckdb = None
-    if as_duckdb == translation:
+    if _words(translation) == _words(statement):
         return Reading(statement)
     return Reading(statement, translation,
                    warnings=tuple(dict.fromkeys(generator.unsupported_messages)))
+
+
+def _words(sql: str) -> list[str]:
+    """DuckDB's tokens of `sql`, comments left out, all but string constants in lower case: two
+    texts with the same words differ in letter case, spacing and comments only."""
+    import duckdb
+
+    positions = duckdb.tokenize(sql)
+    words = []
+    for (start, kind), end in zip(positions, [p for p, _ in positions[1:]] + [len(sql)]):
+        if kind == duckdb.token_type.comment:
+            continue
+        word = sql[start:end].strip()
+        words.append(word if kind == duckdb.token_type.string_const else word.lower())
+    return words
 
 
 def _pieces(code: str, semicolons: list[int], meaningful: list[int]) -> list[str]:
