@@ -88,9 +88,10 @@ def test_connect_without_credentials_asks_for_login(ip: Any, gateway: Any, capsy
     assert "run `%linkis login --user NAME` to log in" in capsys.readouterr().out
 
 
-def test_login_reads_the_password_without_echo_and_never_keeps_it_in_the_shell(gateway: Any, tmp_path: Path) -> None:
+def test_login_with_a_piped_password_never_keeps_it_in_the_shell(gateway: Any, tmp_path: Path) -> None:
     # A separate IPython with no terminal: getpass falls back to reading stdin, which the test
-    # feeds through a pipe as a user would type it.
+    # feeds through a pipe. A pipe never echoes, so the echo is checked on a terminal and in a
+    # kernel's password box in test_login_prompt.py.
     script = tmp_path / "login.py"
     script.write_text(textwrap.dedent(f"""
         from IPython.core.interactiveshell import InteractiveShell
