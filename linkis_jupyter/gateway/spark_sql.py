@@ -67,6 +67,19 @@ class Reading:
     warnings: tuple[str, ...] = ()
 
 
+# Spark's TIMESTAMP is an instant shown as the session's wall-clock time, without a zone; sqlglot
+# writes it as DuckDB's TIMESTAMPTZ, which DuckDB shows with an offset ("13:14:15+00") and the
+# result set then types as a zoned time. DuckDB's TIMESTAMP shows what Spark shows.
+WALL_CLOCK = ("spark", "hive")
+_ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+
+
+def _wall_clock(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.DataType) and node.this in _ZONED:
+        return exp.DataType.build("TIMESTAMP")
+    return node
+
+
 def reader(run_type: str) -> str | None:
     """The sqlglot dialect a run type's statements are read in; None: DuckDB SQL as written."""
     return READERS.get(run_type.lower())
@@ -92,6 +105,8 @@ def read_statement(statement: str, run_type: str) -> Reading:
         return Reading(statement, unreadable=f"sqlglot ({dialect}) cannot read it: {_first_line(e)}")
     if isinstance(tree, exp.Command):
         return Reading(statement)
+    if dialect in WALL_CLOCK:
+        tree = tree.transform(_wall_clock)
     generator = Dialect.get_or_raise("duckdb").generator(unsupported_level=ErrorLevel.IGNORE)
     try:
         translation = generator.generate(tree)

@@ -102,6 +102,15 @@ def test_spark_functions_keep_their_spark_meaning(gateway: Any) -> None:
                             "3", "3.5", "9", None, "yes", "1"]]
 
 
+@pytest.mark.parametrize("engine", ["spark", "hive"])
+def test_timestamps_read_as_the_wall_clock_time_they_show(gateway: Any, engine: str) -> None:
+    job = submit(gateway, "SELECT timestamp '2024-02-29 13:14:15' AS ts, "
+                          "CAST('2024-03-01 01:02:03' AS TIMESTAMP) AS c", engine=engine)
+    [result] = job.results()
+    assert [c.data_type for c in result.columns] == ["timestamp", "timestamp"]
+    assert rows(result.dataframe) == [["2024-02-29 13:14:15", "2024-03-01 01:02:03"]]
+
+
 def test_lateral_view_explode(gateway: Any) -> None:
     [frame] = frames(gateway, """
         SELECT id, tag FROM (SELECT 1 AS id, split('a,b,c', ',') AS tags) t
