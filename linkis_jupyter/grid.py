@@ -71,7 +71,7 @@ def caption_html(rows: GridRows, shown: int) -> str:
         return html.escape(text[0].upper() + text[1:])
     total = rows.total
     if total is not None and rows.first_row == 0 and rows.read == total:
-        parts = [f"{where}all {total:,} rows of the result set"]
+        parts = [f"{where}the one row of the result set" if total == 1 else f"{where}all {total:,} rows of the result set"]
     else:
         of = f"{total:,}" if total is not None else f"more than {last:,}"
         parts = [f"{where}rows {first:,}-{last:,} of {of}"]

@@ -120,8 +120,8 @@ def test_display_pandas_brings_back_pandas_table(linkis: Any, recorder: Any) -> 
 def test_several_result_sets_each_name_theirs(linkis: Any, recorder: Any) -> None:
     value = linkis.run_cell(f"{CELL}\nselect 1 as a;\nselect 2 as b").result
     first = [o for o in recorder.outputs if "dt_args" in o["data"].get("text/html", "")]
-    assert len(first) == 1 and "Result set 0: all 1 rows" in caption(first[0]["data"]["text/html"])
-    assert caption(grid_of(linkis, value)) == "Result set 1: all 1 rows of the result set"
+    assert len(first) == 1 and "Result set 0: the one row" in caption(first[0]["data"]["text/html"])
+    assert caption(grid_of(linkis, value)) == "Result set 1: the one row of the result set"
 
 
 def test_a_terminal_ipython_shows_no_grid(linkis: Any) -> None:
@@ -143,7 +143,7 @@ def test_a_kernel_shows_the_grid_as_execute_result_and_the_library_once(start_ke
     reply, outputs = execute(kc, "select 1 as one")
     assert not any(LIBRARY in m["content"].get("data", {}).get("text/html", "") for m in outputs)
     (result,) = [m["content"] for m in outputs if m["msg_type"] == "execute_result"]
-    assert caption(result["data"]["text/html"]) == "All 1 rows of the result set"
+    assert caption(result["data"]["text/html"]) == "The one row of the result set"
 
     reply, outputs = execute(kc, "%%local\nimport pandas as pd\nx = pd.DataFrame({'a': [1]})\nprint(type(_))\nx")
     (result,) = [m["content"] for m in outputs if m["msg_type"] == "execute_result"]

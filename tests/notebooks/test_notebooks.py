@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from fixtures.gateway import point_at_gateway, start_gateway, stop_gateway
 from fixtures.history import gateway_jobs, settled_jobs
 from nbclient import NotebookClient
+from nbconvert import HTMLExporter
 
 from linkis_jupyter.demo import NOTEBOOKS, notebooks_dir
 from linkis_jupyter.gateway.cli import default_user
@@ -45,6 +47,15 @@ def test_notebook_runs(name: str, gateway, tmp_path: Path, monkeypatch: pytest.M
         # The warehouse's tables, and what Tab offers in a %%linkis cell, from the gateway.
         shown = json.dumps([cell.outputs for cell in nb.cells if cell.cell_type == "code"])
         assert "['region']" in shown and "sold_on" in shown
+        # nbconvert's HTML keeps the grids (itables' library inside the page, no script from a
+        # CDN), the profile and the plots computed on the engine.
+        page, _ = HTMLExporter().from_notebook_node(nb)
+        assert "All 5,000 rows of the result set" in page  # the entrance's cut, said in the cell too
+        assert "Linkis cut this SELECT at 5,000 rows" in page
+        assert page.count("itables_2_9_1") >= 1
+        assert not re.search(r"""https?://[^"' ]*(datatables|itables)[^"' ]*\.js""", page, re.I)
+        assert "distinct" in page and "≈" in page
+        assert page.count("data:image/png") >= 3  # the histogram, the bar chart, the local pandas plot
     saved = json.dumps(nb)
     for secret in (gateway.token, gateway.password):
         assert secret not in saved
