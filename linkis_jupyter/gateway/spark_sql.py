@@ -67,9 +67,10 @@ class Reading:
     warnings: tuple[str, ...] = ()
 
 
-# Spark's TIMESTAMP is an instant shown as the session's wall-clock time, without a zone; sqlglot
-# writes it as DuckDB's TIMESTAMPTZ, which DuckDB shows with an offset ("13:14:15+00") and the
-# result set then types as a zoned time. DuckDB's TIMESTAMP shows what Spark shows.
+# The types of Spark's and Hive's values, where sqlglot's DuckDB SQL would give others. Spark's
+# TIMESTAMP is an instant shown as the session's wall-clock time, without a zone; sqlglot writes
+# it as DuckDB's TIMESTAMPTZ, which DuckDB shows with an offset ("13:14:15+00") and the result set
+# then types as a zoned time. DuckDB's TIMESTAMP shows what Spark shows.
 WALL_CLOCK = ("spark", "hive")
 _ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
@@ -77,6 +78,11 @@ _ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 def _wall_clock(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.this in _ZONED:
         return exp.DataType.build("TIMESTAMP")
+    # date_add, date_sub and add_months give a DATE in Spark and Hive; sqlglot writes them as
+    # `date + INTERVAL`, a TIMESTAMP in DuckDB.
+    if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not (
+            isinstance(node.parent, exp.Cast) and node.parent.to.is_type("date")):
+        return exp.cast(node, exp.DataType.build("DATE"))
     return node
 
 

@@ -103,12 +103,15 @@ def test_spark_functions_keep_their_spark_meaning(gateway: Any) -> None:
 
 
 @pytest.mark.parametrize("engine", ["spark", "hive"])
-def test_timestamps_read_as_the_wall_clock_time_they_show(gateway: Any, engine: str) -> None:
+def test_timestamps_and_dates_keep_spark_types(gateway: Any, engine: str) -> None:
     job = submit(gateway, "SELECT timestamp '2024-02-29 13:14:15' AS ts, "
-                          "CAST('2024-03-01 01:02:03' AS TIMESTAMP) AS c", engine=engine)
+                          "CAST('2024-03-01 01:02:03' AS TIMESTAMP) AS c, "
+                          "date_add('2024-02-28', 2) AS d, CAST(date_sub(date '2024-03-01', 1) AS STRING) AS s",
+                 engine=engine)
     [result] = job.results()
-    assert [c.data_type for c in result.columns] == ["timestamp", "timestamp"]
-    assert rows(result.dataframe) == [["2024-02-29 13:14:15", "2024-03-01 01:02:03"]]
+    assert [c.data_type for c in result.columns] == ["timestamp", "timestamp", "date", "string"]
+    assert rows(result.dataframe) == [["2024-02-29 13:14:15", "2024-03-01 01:02:03",
+                                       "2024-03-01 00:00:00", "2024-02-29"]]
 
 
 def test_lateral_view_explode(gateway: Any) -> None:
