@@ -86,6 +86,15 @@ def _wall_clock(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _asked_accuracy(node: exp.Expr) -> exp.Expr:
+    """approx_count_distinct(x, relativeSD): DuckDB's sketch takes no accuracy and misses by a few
+    percent (7% seen on 1,000 values), more than a Spark job that asks for 0.01 gets; so a distinct
+    count given an accuracy is counted exactly, which is within any accuracy asked for."""
+    if isinstance(node, exp.ApproxDistinct) and node.args.get("accuracy") is not None:
+        return exp.Count(this=exp.Distinct(expressions=[node.this.copy()]))
+    return node
+
+
 def reader(run_type: str) -> str | None:
     """The sqlglot dialect a run type's statements are read in; None: DuckDB SQL as written."""
     return READERS.get(run_type.lower())
@@ -113,6 +122,7 @@ def read_statement(statement: str, run_type: str) -> Reading:
         return Reading(statement)
     if dialect in WALL_CLOCK:
         tree = tree.transform(_wall_clock)
+    tree = tree.transform(_asked_accuracy)
     generator = Dialect.get_or_raise("duckdb").generator(unsupported_level=ErrorLevel.IGNORE)
     try:
         translation = generator.generate(tree)

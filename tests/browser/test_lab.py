@@ -185,3 +185,65 @@ def test_stop_button_cancels_the_job(gateway, lab: Lab, page: Any) -> None:
     cancelled = newest_job(gateway, {"Cancelled", "Failed", "Succeed", "Timeout"})
     assert cancelled["taskID"] == job["taskID"]
     assert cancelled["status"] == "Cancelled"
+
+
+# -- exploring a result ---------------------------------------------------------------------------
+
+GRID_ROWS = 10_000
+GRID_QUERY = ("%%linkis -n 10000\n"
+              "select id, concat('name_', cast(id as string)) as name, (id * 37) % 1000 as score\n"
+              f"from range({GRID_ROWS}) as t(id)")
+SCORES = "create or replace table scores as\nselect id, (id * 37) % 1000 as score from range(10000) as t(id)"
+
+
+def grid_rows(grid: Any) -> list[list[str]]:
+    return [[c.strip() for c in row.split("\t")] for row in grid.locator("tbody tr").all_inner_texts()]
+
+
+def test_grid_search_sort_profile_and_plot(gateway, lab: Lab, page: Any) -> None:
+    open_notebook(page, lab, write_notebook(
+        lab, "explore.ipynb", GRID_QUERY, SCORES, "%linkis profile scores", "%linkis plot hist scores score --bins 20"))
+
+    # A 10,000-row result is a grid holding every row: the caption and DataTables' own count say so.
+    cell = run_cell(page, 0)
+    grid = cell.locator("table.dataTable")
+    wait_visible(page, grid, "waiting for the result grid")
+    output = cell.locator(".jp-OutputArea")
+    expect(output).to_contain_text(f"All {GRID_ROWS:,} rows of the result set", timeout=WAIT)
+    expect(output).to_contain_text(re.compile(rf"of {GRID_ROWS:,} entries"), timeout=WAIT)
+    assert grid_rows(grid)[0] == ["0", "name_0", "0"]
+    page.screenshot(path=str(artifact("grid.png")))
+
+    # Typing in its search box filters the rows in the page.
+    search = cell.locator(".dt-search input")
+    search.fill("name_9999")
+    expect(output).to_contain_text(re.compile(rf"filtered from {GRID_ROWS:,} total entries"), timeout=WAIT)
+    assert grid_rows(grid) == [["9999", "name_9999", str(9999 * 37 % 1000)]]
+    search.fill("")
+
+    # A click on a header sorts by that column, a second click the other way.
+    header = grid.locator("thead th", has_text="score")
+    score = lambda row: grid.locator("tbody tr").nth(row).locator("td").nth(2)  # noqa: E731
+    header.click()
+    expect(score(1)).to_have_text("0", timeout=WAIT)
+    assert {row[2] for row in grid_rows(grid)} == {"0"}  # ten ids have score 0: the whole first page
+    header.click()
+    expect(score(0)).to_have_text("999", timeout=WAIT)
+    assert {row[2] for row in grid_rows(grid)} == {"999"}
+    page.screenshot(path=str(artifact("grid-sorted.png")))
+
+    # The profile is one HTML table; the histogram, computed on the engine, is an image.
+    run_cell(page, 1)
+    expect(page.locator(".jp-NotebookPanel .jp-CodeCell").nth(1).locator(".jp-InputPrompt")).to_have_text(
+        re.compile(r"\[\d+\]"), timeout=WAIT)
+    profile = run_cell(page, 2)
+    expect(profile.locator(".jp-OutputArea")).to_contain_text("distinct", timeout=WAIT)
+    expect(profile.locator(".jp-OutputArea")).to_contain_text("score", timeout=WAIT)
+    plot = run_cell(page, 3)
+    image = plot.locator(".jp-RenderedImage img")
+    wait_visible(page, image, "waiting for the histogram")
+    assert image.evaluate("img => img.naturalWidth") > 100
+    expect(plot.locator(".jp-OutputArea")).to_contain_text("task ", timeout=WAIT)
+    no_dialog(page, "after the plot")
+    plot.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifact("explore.png")))
