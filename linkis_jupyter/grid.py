@@ -94,9 +94,11 @@ def grid_html(frame: "pandas.DataFrame", caption: Callable[[int], str], max_byte
     while True:
         # maxBytes, maxRows, maxColumns 0: itables cuts nothing itself (the caption says what
         # was cut, here). A click anywhere on a header sorts, as in Scriptis' result table;
-        # itables' default sorts on the header's arrows only, to let the names be selected.
+        # itables' default sorts on the header's arrows only, to let the names be selected. The
+        # grid sits at the left, as pandas' tables do in JupyterLab, not centred.
         out = to_html_datatable(shown, caption=caption(len(shown)), connected=False, maxBytes=0, maxRows=0,
-                                maxColumns=0, showIndex=False, text_in_header_can_be_selected=False)
+                                maxColumns=0, showIndex=False, text_in_header_can_be_selected=False,
+                                style="table-layout:auto;width:auto;margin:0;caption-side:bottom")
         if not max_bytes or len(out) <= max_bytes or len(shown) <= 1:
             return out, len(shown)
         shown = frame.iloc[: max(1, int(len(shown) * max_bytes / len(out) * 0.95))]

@@ -14,6 +14,7 @@ picture is a box sketch drawn from the figures job 1 returns.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any, Sequence
 
 import pandas as pd
@@ -119,7 +120,8 @@ def _value(value: Any) -> Any:
 # -- the HTML table ----------------------------------------------------------------------------
 
 def _cell(value: Any) -> str:
-    if value is None:
+    # A figure a column does not have (the mean of a string) is None, or NaN once in a float column.
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
         return f"{value:,.6g}"

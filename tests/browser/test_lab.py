@@ -1,8 +1,9 @@
 """JupyterLab in headless Chromium: a Linkis Spark SQL notebook against the embedded gateway.
 
 What a user sees: the kernel picked from the notebook's metadata with no dialog, a running
-query's progress bar and label (task id, state), its log lines, then the result table; and the
-toolbar's stop button cancelling a long job on the gateway. Screenshots go to
+query's progress bar and label (task id, state), its log lines, then the result grid; the
+toolbar's stop button cancelling a long job on the gateway; a 10,000-row grid searched and sorted,
+a profile, and a histogram computed on the engine. Screenshots go to
 test-artifacts/browser/.
 """
 from __future__ import annotations
@@ -62,7 +63,7 @@ RECORD_CELL = """([index, labelSelector, barSelector]) => {
       label: label ? label.textContent : null,
       bar: bar ? bar.className + ' ' + bar.style.width : null,
       statementLogged: logs.includes('DAGScheduler: Got job 0'),
-      table: cell.querySelector('table.dataframe') !== null,
+      table: cell.querySelector('table.dataTable') !== null,
     };
     const last = seen[seen.length - 1];
     if (!last || JSON.stringify(last) !== JSON.stringify(state)) seen.push(state);
@@ -105,6 +106,11 @@ def open_notebook(page: Any, lab: Lab, name: str) -> None:
     expect(page.locator("#jp-left-stack")).to_be_hidden(timeout=WAIT)
 
 
+def grid_rows(grid: Any) -> list[list[str]]:
+    """The cells of the rows a result grid shows on its page."""
+    return [[c.strip() for c in row.split("\t")] for row in grid.locator("tbody tr").all_inner_texts()]
+
+
 def run_cell(page: Any, index: int) -> Any:
     cell = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(index)
     cell.locator(".cm-content").click()
@@ -127,12 +133,11 @@ def test_query_shows_progress_logs_and_table(gateway, lab: Lab, page: Any) -> No
     expect(cell.locator(".jp-OutputArea")).to_contain_text("DAGScheduler: Got job 0", timeout=WAIT)
     page.screenshot(path=str(artifact("query-running.png")))
 
-    # Then the table, under the bar (now full and green) and the log.
-    table = cell.locator("table.dataframe")
+    # Then the table, a grid under the bar (now full and green) and the log.
+    table = cell.locator("table.dataTable")
     wait_visible(page, table, "waiting for the result table")
     counts = {r: ROWS // 7 + (1 if r < ROWS % 7 else 0) for r in range(7)}
-    rows = [[c.strip() for c in row.split("\t")] for row in table.locator("tbody tr").all_inner_texts()]
-    assert rows == [[str(r), str(r), str(n)] for r, n in counts.items()]
+    assert grid_rows(table) == [[str(r), str(n)] for r, n in counts.items()]
     expect(table.locator("thead")).to_contain_text("remainder")
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"), timeout=WAIT)
     expect(label).to_contain_text(f"Linkis task {task_id} · Succeed", timeout=WAIT)
@@ -193,11 +198,9 @@ GRID_ROWS = 10_000
 GRID_QUERY = ("%%linkis -n 10000\n"
               "select id, concat('name_', cast(id as string)) as name, (id * 37) % 1000 as score\n"
               f"from range({GRID_ROWS}) as t(id)")
-SCORES = "create or replace table scores as\nselect id, (id * 37) % 1000 as score from range(10000) as t(id)"
+SCORES = ("create or replace table scores as\nselect id, case id % 3 when 0 then 'a' when 1 then 'b' else 'c' end as grp,\n"
+          "((id * 37) % 1000 + (id * 101) % 1000 + (id * 7) % 1000) / 3.0 as score from range(10000) as t(id)")
 
-
-def grid_rows(grid: Any) -> list[list[str]]:
-    return [[c.strip() for c in row.split("\t")] for row in grid.locator("tbody tr").all_inner_texts()]
 
 
 def test_grid_search_sort_profile_and_plot(gateway, lab: Lab, page: Any) -> None:
@@ -230,7 +233,7 @@ def test_grid_search_sort_profile_and_plot(gateway, lab: Lab, page: Any) -> None
     header.click()
     expect(score(0)).to_have_text("999", timeout=WAIT)
     assert {row[2] for row in grid_rows(grid)} == {"999"}
-    page.screenshot(path=str(artifact("grid-sorted.png")))
+    cell.screenshot(path=str(artifact("grid-sorted.png")))
 
     # The profile is one HTML table; the histogram, computed on the engine, is an image.
     run_cell(page, 1)
@@ -239,11 +242,13 @@ def test_grid_search_sort_profile_and_plot(gateway, lab: Lab, page: Any) -> None
     profile = run_cell(page, 2)
     expect(profile.locator(".jp-OutputArea")).to_contain_text("distinct", timeout=WAIT)
     expect(profile.locator(".jp-OutputArea")).to_contain_text("score", timeout=WAIT)
+    profile.locator(".jp-OutputArea-executeResult").screenshot(path=str(artifact("profile.png")))
     plot = run_cell(page, 3)
     image = plot.locator(".jp-RenderedImage img")
     wait_visible(page, image, "waiting for the histogram")
     assert image.evaluate("img => img.naturalWidth") > 100
     expect(plot.locator(".jp-OutputArea")).to_contain_text("task ", timeout=WAIT)
+    plot.screenshot(path=str(artifact("plot.png")))
     no_dialog(page, "after the plot")
     plot.scroll_into_view_if_needed()
     page.screenshot(path=str(artifact("explore.png")))

@@ -57,6 +57,7 @@ def test_profile_is_one_scan_and_one_top_values_job(sales: pd.DataFrame, linkis:
     assert p.loc["id", "top"] is None
     html = p._repr_html_()
     assert html.count("<tr>") == 1 + 5 and "≈" in html and "<svg" in html and "4,000 rows" in html
+    assert "nan" not in html.lower()  # a string column has no mean: its cell is empty
 
 
 def test_profile_on_hive_counts_distinct_values_exactly(sales: pd.DataFrame, linkis: Any, request_log: Any) -> None:
