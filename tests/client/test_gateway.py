@@ -192,11 +192,15 @@ def test_proxy_user_headers_and_login(gateway_factory: Callable[..., Any], tmp_p
     assert "proxy-Code-Secret" not in str(err.value)
 
 
-def test_session_expiry_and_wrong_password(gateway: Any) -> None:
+def test_session_expiry_and_wrong_password(gateway: Any, request_log: Any) -> None:
     client = password_client(gateway)
     assert client.user_info()["userName"] == gateway.user
+    before = len(request_log.seen)
     gateway.expire_sessions()
     assert client.user_info()["userName"] == gateway.user
+    # The expired session was refused, the client logged in again and asked once more.
+    assert request_log.seen[before:] == [("GET", "/user/userInfo", 400), ("POST", "/user/login", 200),
+                                         ("GET", "/user/userInfo", 200)]
     bad = LinkisClient(gateway_url=gateway.url, user=gateway.user, password="not-the-Password")
     with pytest.raises(AuthError) as info:
         bad.list_jobs()
@@ -211,7 +215,9 @@ def test_faults_on_reads_are_retried(gateway: Any) -> None:
         job = run(client, "select i from range(3) t(i)")
         assert job.results()[0].dataframe["i"].tolist() == [0, 1, 2]
     finally:
+        injected = dict(gateway.faults.injected)
         gateway.faults.clear()
+    assert injected["error"] > 0, injected  # seed 3: the first read is answered 502
 
 
 def test_a_submit_answered_502_is_sent_again_only_when_history_has_no_job(gateway: Any) -> None:

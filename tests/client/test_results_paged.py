@@ -108,15 +108,21 @@ def test_job_results_in_small_pages_equal_one_page(gateway: Any) -> None:
     assert not exact.truncated and len(exact.data) == 2500
 
 
-def test_a_page_asked_for_before_the_session_expired_is_asked_again(gateway: Any) -> None:
+def test_a_page_asked_for_before_the_session_expired_is_asked_again(gateway: Any, request_log: Any) -> None:
     client = LinkisClient(gateway_url=gateway.url, user=gateway.user, password=gateway.password)
     job = Job.submit(client, JobSpec(code="select i from range(30) t(i)", engine="spark"))
     job.wait(timeout=45)
     path = client.result_files(client.job_info(job.task_id).result_location)[0].path
+    before = len(request_log.seen)
     gateway.expire_sessions()
     response = client.open_file_request(path, 2, 10)
     page = client.open_file_answer(response, path, 2, 10, null_markers=(None, "NULL"))
     assert page.rows == [[str(i)] for i in range(10, 20)] and page.absent == {None, "NULL"}
+    # The page was refused with the expired session, then asked again after one new login.
+    seen = request_log.seen[before:]
+    login = seen.index(("POST", "/user/login", 200))
+    assert ("GET", "/filesystem/openFile", 401) in seen[:login], seen
+    assert seen[login + 1:] == [("GET", "/filesystem/openFile", 200)], seen
 
 
 class CutFirstPage:

@@ -3,6 +3,7 @@ client's read timeout. Every cell still ends with the right result, the gateway'
 holds exactly one job per cell, and none is left running."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
@@ -39,8 +40,20 @@ FAULTS = {
 }
 
 
+def assert_stalls_timed_out(request_log: Any) -> None:
+    """Each stalled request the gateway answered was given up by the client at its read timeout:
+    it sent another request while the gateway still held the stalled one (it waits on one request
+    at a time)."""
+    time.sleep(STALL)  # a stall the client gave up on may still be held: the gateway logs it once done
+    held = request_log.overtaken(longer_than=STALL - 0.1)
+    assert held, "no stalled request in the access log"
+    assert all(overtaken for _path, overtaken in held), f"a stall outlasted the client's wait: {held}"
+
+
 @pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
-def test_cells_finish_once_each_under_faults(linkis: Any, gateway: Any, output: Any, fault: str) -> None:
+def test_cells_finish_once_each_under_faults(linkis: Any, gateway: Any, request_log: Any, output: Any,
+                                             fault: str) -> None:
+    # `%config` after `%linkis connect`: the connected client waits READ_TIMEOUT from now on.
     linkis.run_line_magic("config", f"LinkisClient.read_timeout = {READ_TIMEOUT}")
     gateway.faults.set(**FAULTS[fault], seed=sum(map(ord, fault)))
     try:
@@ -52,10 +65,14 @@ def test_cells_finish_once_each_under_faults(linkis: Any, gateway: Any, output: 
         injected = dict(gateway.faults.injected)
         gateway.faults.clear()
     assert sum(injected.values()) > 0, "no fault was injected"
+    if "stall_rate" in FAULTS[fault]:
+        assert injected["stall"] > 0, injected
+        assert_stalls_timed_out(request_log)
     assert_one_job_per_cell(gateway, [code for _o, code, _c in CELLS])
 
 
-def test_kernel_cells_finish_once_each_under_faults(gateway: Any, start_kernel: Any, output: Any) -> None:
+def test_kernel_cells_finish_once_each_under_faults(gateway: Any, start_kernel: Any, request_log: Any,
+                                                    output: Any) -> None:
     _km, kc = start_kernel("linkis-spark-sql")
     reply, outputs = execute(kc, f"%config LinkisClient.read_timeout = {READ_TIMEOUT}")
     assert reply["status"] == "ok", text_of(outputs)
@@ -73,5 +90,9 @@ def test_kernel_cells_finish_once_each_under_faults(gateway: Any, start_kernel: 
             assert reply["status"] == "ok", text_of(outputs)
             assert want in text_of(outputs), text_of(outputs)
     finally:
+        injected = dict(gateway.faults.injected)
         gateway.faults.clear()
+    assert injected["error"] > 0 and injected["drop"] > 0, injected
+    if injected["stall"]:
+        assert_stalls_timed_out(request_log)
     assert_one_job_per_cell(gateway, [c.split("\n", 1)[1] if c.startswith("%%") else c for c in cells])
