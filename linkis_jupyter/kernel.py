@@ -57,8 +57,10 @@ def route_cell(lines: list[str]) -> list[str]:
     return ["%%linkis\n", *lines]
 
 
-# IPython also runs cleanup transformers for is_complete requests; this flag keeps them plain
-# Python there, so a SQL cell is never reported "incomplete" (IPython's TransformerManager).
+# IPython also runs cleanup transformers for is_complete requests; this flag skips it there
+# (TransformerManager.check_complete), so a cell is judged as Python text rather than as a
+# %%linkis cell magic that waits for a blank line: most SQL cells are "invalid" (run at once),
+# one with an open bracket is "incomplete".
 route_cell.has_side_effects = True  # type: ignore[attr-defined]
 
 

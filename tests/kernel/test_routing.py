@@ -33,9 +33,21 @@ def test_routing_runs_inside_ipython_transforms() -> None:
     assert "select count(*) from t" in code
 
 
-def test_sql_is_never_incomplete() -> None:
-    # is_complete requests skip transformers with side effects: a SQL cell without a trailing
-    # colon or bracket must not keep the console waiting for more lines.
+@pytest.mark.parametrize(
+    ("cell", "status"),
+    [
+        ("select 1", "invalid"),
+        ("select a,\n  b\nfrom t", "invalid"),
+        ("select 'it''s' as s;\n", "invalid"),
+        # Python's tokenizer still judges the brackets and a trailing colon: these wait for more.
+        ("select * from t where x in (1,", "incomplete"),
+        ("select map('a', 1", "incomplete"),
+    ],
+)
+def test_is_complete_judges_sql_as_python_text(cell: str, status: str) -> None:
+    # is_complete requests skip transformers with side effects, so a SQL cell is judged as Python
+    # text: "invalid" (the console runs it at once) unless a bracket is left open, rather than
+    # "incomplete" until a blank line, as a %%linkis cell magic would be.
     manager = TransformerManager()
     manager.cleanup_transforms.append(route_cell)
-    assert manager.check_complete("select 1")[0] in ("complete", "invalid")
+    assert manager.check_complete(cell)[0] == status
