@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import requests
 from IPython.core.error import UsageError
 
 pytestmark = pytest.mark.timeout(90)
@@ -113,16 +114,15 @@ def test_a_gateway_without_the_metadata_service_is_one_line(via_proxy: Any, prox
     assert len(text.splitlines()) == 1 and "Traceback" not in text
 
 
-def test_the_gateway_s_answer_for_a_path_it_does_not_serve(linkis: Any, gateway: Any, monkeypatch: Any) -> None:
-    # The embedded gateway's own answer for a path it routes nowhere, as a gateway without the
-    # metadata service gives it for /datasource/*.
-    from linkis_jupyter.client import LinkisClient
-
-    original = LinkisClient._metadata
-    monkeypatch.setattr(LinkisClient, "_metadata",
-                        lambda self, endpoint, params=None: original(self, "no-such-" + endpoint, params))
+def test_the_gateway_s_answer_for_a_path_it_does_not_serve(via_proxy: Any, gateway: Any, proxy: Any) -> None:
+    # The embedded gateway's own answer for a /datasource path it routes nowhere (Spring's 404),
+    # passed on by the proxy for /datasource/dbs, as a gateway without the metadata service answers.
+    own = requests.get(gateway.url + "/api/rest_j/v1/datasource/no-such-dbs", timeout=10,
+                       headers={"Token-Code": gateway.token, "Token-User": gateway.user})
+    assert own.status_code == 404
+    proxy.answer(r"/datasource/dbs", own.status_code, own.headers["Content-Type"], own.content)
     with pytest.raises(UsageError, match=r"^%linkis databases: .* has no metadata service"):
-        linkis.run_line_magic("linkis", "databases")
+        via_proxy.run_line_magic("linkis", "databases")
 
 
 def test_a_user_without_rights_is_one_line(via_proxy: Any, proxy: Any) -> None:
