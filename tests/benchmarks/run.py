@@ -4,8 +4,9 @@
     python -m tests.benchmarks --size smoke
 
 prints one table: cell overhead, HTTP requests per job, a 1,000,000 x 8 result to a DataFrame
-(against the plain requests + json floor and the SDK), kernel start to the first table, and a
-kernel's memory over 1,000 cells. Every time is a median over several runs taken in the same
+(against the plain requests + json floor and the SDK), kernel start to the first table, a
+kernel's memory over 1,000 cells, and exploring a 10,000,000 x 8 table on the engine (profile and
+plots, against pulling it into the kernel; tests/benchmarks/explore.py). Every time is a median over several runs taken in the same
 run, alternating the contenders, so a busy machine slows them alike; the ratios are what to read.
 The gateway runs in its own process (tests/benchmarks/server.py) and counts the requests it
 answers; each result read runs in a fresh process (tests/benchmarks/fetch.py) so that its peak
@@ -18,7 +19,6 @@ import json
 import os
 import queue
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tests.benchmarks.explore import bench_explore
+from tests.benchmarks.table import Row, mb, median, ms, render, verdict
 from tests.fixtures.gateway import gateway_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +44,17 @@ class Size:
     cells: int
     cells_warmup: int
     sdk_execute_big: bool          # also run the big query through the SDK's execute_code
+    explore_rows: int              # the table profiled and plotted
+    explore_runs: int
 
 
 SIZES = {
     "full": Size(runs=5, job_seconds=(0.0, 1.5, 3.0, 10.0, 30.0), rows=1_000_000,
-                 result_runs=3, kernel_starts=3, cells=1000, cells_warmup=100, sdk_execute_big=True),
+                 result_runs=3, kernel_starts=3, cells=1000, cells_warmup=100, sdk_execute_big=True,
+                 explore_rows=10_000_000, explore_runs=2),
     "smoke": Size(runs=1, job_seconds=(0.0, 0.3, 2.0), rows=20_000,
-                  result_runs=1, kernel_starts=1, cells=10, cells_warmup=3, sdk_execute_big=False),
+                  result_runs=1, kernel_starts=1, cells=10, cells_warmup=3, sdk_execute_big=False,
+                  explore_rows=20_000, explore_runs=1),
 }
 
 
@@ -235,46 +241,6 @@ def run_sdk(gw: Gateway, sdk: Any, client: Any, seconds: float) -> Run:
         raise RuntimeError(f"linkis-python-sdk failed: {error}")
     return Run(wall, job_length(client, client.list_jobs(limit=1)[0].task_id), counts["requests"], len(data),
                counts["by_path"])
-
-
-# -- the table ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    measure: str
-    ours: str
-    sdk: str = ""
-    floor: str = ""
-    ratio: str = ""
-    target: str = ""
-    met: str = ""
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
-
-
-def mb(n: float) -> str:
-    return f"{n / 2**20:.0f} MB"
-
-
-def verdict(ok: bool | None) -> str:
-    return "" if ok is None else ("yes" if ok else "NO")
-
-
-def render(rows: list[Row], header: str) -> str:
-    cols = ["measure", "linkis-jupyter", "linkis-python-sdk 0.2.0", "floor", "ratio", "target", "met"]
-    cells = [[r.measure, r.ours, r.sdk, r.floor, r.ratio, r.target, r.met] for r in rows]
-    widths = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(cols)]
-    line = lambda xs: "| " + " | ".join(x.ljust(w) for x, w in zip(xs, widths)) + " |"  # noqa: E731
-    out = [header, "", line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += [line(x) for x in cells]
-    return "\n".join(out)
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
 
 
 # -- 1 and 2: overhead and requests -------------------------------------------------------------
@@ -519,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--only", default="overhead,results,kernel",
+    parser.add_argument("--only", default="overhead,results,kernel,explore",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--history-lag", type=float, default=0.0,
                         help="seconds the gateway writes job history after a job's end (default 0: with it, "
@@ -544,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += bench_results(gw, size, say)
             if "kernel" in parts:
                 rows += bench_kernel(gw, size, Path(tmp), say)
+            if "explore" in parts:
+                rows += bench_explore(gw, size.explore_rows, size.explore_runs, Path(tmp), say)
         finally:
             gw.close()
     header = (f"linkis-jupyter benchmarks ({args.size}, {os.cpu_count()} CPUs, "
