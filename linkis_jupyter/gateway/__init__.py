@@ -6,8 +6,10 @@
 A reading order: server.py (EmbeddedGateway: options, start, stop); app.py (the route table:
 every endpoint and the function answering it); web.py (the one request handler: faults, auth,
 Linkis' envelope) with auth.py (sessions, tokens, proxy rules); the routes_*.py modules, one per
-area; jobs.py (the entrance: queue, states, logs, history lag) over engines.py and its
-engine_*.py; storage.py (job history, the users' areas); dolphin.py (Linkis' result-set format).
+area, routes_submit.py with the entrance's interceptors (variables.py, sql_limit.py); jobs.py (the
+entrance: queue, states, logs, history lag) over engines.py and its engine_*.py (engine_sql.py
+reads each engine's SQL dialect through spark_sql.py); storage.py (job history, the users'
+areas); dolphin.py (Linkis' result-set format).
 """
 from __future__ import annotations
 
