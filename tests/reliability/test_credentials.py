@@ -65,10 +65,19 @@ def test_sessions_expire_mid_job_under_password_auth_one_relogin(gateway: Any, t
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
-        code = "for i in 1 2 3 4 5 6; do echo tick $i >&2; sleep 0.3; done; echo finished"
+        # The job runs until the test lets it finish, once the client has logged in again.
+        go = tmp_path / "go"
+        code = (f"for i in $(seq 600); do echo tick $i >&2; [ -e '{go}' ] && break; sleep 0.1; done; "
+                "echo finished")
         msg_id = kc.execute(code)
         wait_for_states(gateway, {"Running"})
         gateway.expire_sessions()
+        deadline = time.monotonic() + 30
+        while request_log.count("^/user/login$", "POST") < 2:
+            assert time.monotonic() < deadline, "the client never logged in again"
+            time.sleep(0.1)
+        assert gateway_jobs(gateway)[-1]["status"] == "Running"
+        go.touch()
         reply = kc.get_shell_msg(timeout=60)
         assert reply["parent_header"]["msg_id"] == msg_id
         assert reply["content"]["status"] == "ok"
@@ -83,29 +92,38 @@ def test_sessions_expire_mid_job_under_password_auth_one_relogin(gateway: Any, t
 
 
 def test_login_attempts_are_rate_limited_per_user_and_address(gateway_factory: Any, output: Any) -> None:
-    # The window is wide enough for the five requests below on a loaded machine.
-    gw = gateway_factory(login_attempts=3, login_window=3.0)
-    login = gw.url + API + "/user/login"
+    def attempt(gw: Any, user: str, password: str) -> dict[str, Any]:
+        return requests.post(gw.url + API + "/user/login", json={"userName": user, "password": password},
+                             timeout=10).json()
 
-    def attempt(user: str, password: str) -> dict[str, Any]:
-        return requests.post(login, json={"userName": user, "password": password}, timeout=10).json()
-
+    # A window far longer than the requests below take, however loaded the machine.
+    gw = gateway_factory(login_attempts=3, login_window=60.0)
     for _ in range(3):
-        assert attempt("alice", "wrong-Password-Secret")["message"].startswith("wrong user name or password")
-    refused = attempt("alice", gw.password)  # the right one, too soon
+        assert attempt(gw, "alice", "wrong-Password-Secret")["message"].startswith("wrong user name or password")
+    refused = attempt(gw, "alice", gw.password)  # the right one, too soon
     assert refused["status"] == 1 and refused["message"].startswith("Too many failed logins for alice, try again in")
-    assert attempt("bob", "bob-Secret-2")["status"] == 0  # another user is not locked out
+    assert attempt(gw, "bob", "bob-Secret-2")["status"] == 0  # another user is not locked out
     client = LinkisClient(gateway_url=gw.url, user="alice", password=gw.password)
     with pytest.raises(AuthError) as info:
         client.login()
     text = one_line(info.value)
     assert "Too many failed logins" in text and gw.url in text
-    # Not for ever: once the window has passed, the right password works again.
-    deadline = time.monotonic() + 10
-    while attempt("alice", gw.password)["status"] != 0:
+
+    # Not for ever: on a gateway with a 1 s window, a lockout seen ends and the right password
+    # works again.
+    short = gateway_factory(login_attempts=3, login_window=1.0)
+    for _ in range(5):
+        for _ in range(3):
+            attempt(short, "alice", "wrong-Password-Secret")
+        if attempt(short, "alice", short.password)["status"] != 0:
+            break  # locked out (else the window had passed already: try again)
+    else:
+        raise AssertionError("no lockout seen")
+    deadline = time.monotonic() + 30
+    while attempt(short, "alice", short.password)["status"] != 0:
         assert time.monotonic() < deadline, "still locked out"
         time.sleep(0.2)
-    assert client.login()["userName"] == "alice"
+    assert LinkisClient(gateway_url=short.url, user="alice", password=short.password).login()["userName"] == "alice"
 
 
 def test_gateway_refuses_bad_login_settings(tmp_path: Path) -> None:
