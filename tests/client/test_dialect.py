@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import duckdb  # the gateway extra's engine, which the test extra installs
 import pandas as pd
 import pytest
 import sqlglot
@@ -22,8 +23,6 @@ from linkis_jupyter.explore import Runner, Source
 from linkis_jupyter.gateway.engine_sql import linkis_type
 from linkis_jupyter.profile import profile
 from linkis_jupyter.results import ResultSet, ResultType
-
-duckdb = pytest.importorskip("duckdb")
 
 N = 3000
 ROWS_SQL = (

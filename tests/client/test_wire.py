@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pandas as pd
 import pytest
 from fake_linkis import FakeLinkis
+from fixtures.ci import missing
 
 from linkis_jupyter.client import JobState, LinkisClient
 from linkis_jupyter.errors import (
@@ -405,7 +406,7 @@ def test_tls_is_verified_by_default_and_a_ca_bundle_is_used(fake_factory: Callab
     import subprocess
 
     if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a certificate")
+        missing("needs the openssl command to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
