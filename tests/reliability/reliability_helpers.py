@@ -31,6 +31,12 @@ class Output:
         return out, err
 
 
+def without_sql_limit(code: str) -> str:
+    """A job's code in job history without the " limit 5000" that Linkis' SQL limit adds to the
+    SELECTs of creator IDE (gateway/sql_limit.py): job history keeps the code the entrance ran."""
+    return code.replace(" limit 5000", "")
+
+
 def assert_one_job_per_cell(gateway: Any, cells: list[str]) -> list[dict[str, Any]]:
     """Exactly one job per cell, in order, with the cell's code, and none still running."""
     assert not gateway.faults.active, "clear the faults before reading job history"
@@ -38,9 +44,7 @@ def assert_one_job_per_cell(gateway: Any, cells: list[str]) -> list[dict[str, An
     codes = [j["executionCode"] for j in jobs]
     assert len(jobs) == len(cells), f"{len(cells)} cells made {len(jobs)} jobs: {codes}"
     for job, cell in zip(jobs, cells):
-        # Job history keeps the code the entrance ran: a SELECT of creator IDE carries the
-        # " limit 5000" Linkis' SQL limit adds (gateway/sql_limit.py).
-        ran = job["executionCode"] if " limit 5000" in cell else job["executionCode"].replace(" limit 5000", "")
+        ran = job["executionCode"] if " limit 5000" in cell else without_sql_limit(job["executionCode"])
         assert ran.strip() == cell.strip(), (job["taskID"], job["executionCode"], cell)
     running = [(j["taskID"], j["status"]) for j in jobs if j["status"] not in FINAL]
     assert not running, f"left running: {running}"
