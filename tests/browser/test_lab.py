@@ -3,7 +3,8 @@
 What a user sees: the kernel picked from the notebook's metadata with no dialog, a running
 query's progress bar and label (task id, state), its log lines, then the result grid; the
 toolbar's stop button cancelling a long job on the gateway; a 10,000-row grid searched and sorted,
-a profile, and a histogram computed on the engine. Screenshots go to
+a profile, and a histogram computed on the engine; a saved notebook's grid interactive when
+trusted and a plain preview when not. Screenshots go to
 test-artifacts/browser/.
 """
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
+from nbformat.sign import NotebookNotary
 
+from fixtures.gateway import point_at_gateway
 from fixtures.history import gateway_jobs, newest_job
 from lab_server import CHROMIUM, Lab, artifact
 
@@ -252,3 +256,43 @@ def test_grid_search_sort_profile_and_plot(gateway, lab: Lab, page: Any) -> None
     no_dialog(page, "after the plot")
     plot.scroll_into_view_if_needed()
     page.screenshot(path=str(artifact("explore.png")))
+
+
+def test_saved_grids_trusted_and_untrusted(gateway, lab: Lab, page: Any, tmp_path: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook executed elsewhere (nbclient) and reopened: trusted, its grid is interactive with
+    no kernel work; untrusted, JupyterLab runs none of its scripts and the grid's plain preview and
+    caption show instead."""
+    (tmp_path / "nbclient").mkdir()
+    point_at_gateway(monkeypatch, gateway, tmp_path / "nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext linkis_jupyter"),
+                nbformat.v4.new_code_cell(GRID_QUERY.replace("%%linkis", "%%linkis --progress none --log none"))]
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # Signed with the server's own secret (its JUPYTER_DATA_DIR), as Lab signs what it ran itself;
+    # trust is kept by content, so the untrusted copy differs by its metadata.
+    NotebookNotary(data_dir=str(lab.root.parent / "data")).sign(nb)
+    nbformat.write(nb, str(lab.root / "trusted.ipynb"))
+    nb.metadata["title"] = "received from someone else"
+    nbformat.write(nb, str(lab.root / "untrusted.ipynb"))
+
+    for name, interactive in (("untrusted.ipynb", False), ("trusted.ipynb", True)):
+        page.goto(lab.open_url(name))
+        output = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(1).locator(".jp-OutputArea")
+        wait_visible(page, output.locator("table >> visible=true").first, f"opening {name}")
+        expect(output).to_contain_text(f"All {GRID_ROWS:,} rows of the result set", timeout=WAIT)
+        expect(output).to_contain_text("name_0", timeout=WAIT)
+        search = output.locator(".dt-search input")
+        if interactive:
+            expect(search).to_be_visible(timeout=WAIT)
+            expect(output).to_contain_text(re.compile(rf"of {GRID_ROWS:,} entries"), timeout=WAIT)
+            search.fill("name_9999")
+            expect(output).to_contain_text("filtered from", timeout=WAIT)
+        else:
+            # Nothing of the grid's script ran: no search box, no pages; the preview's rows show.
+            page.wait_for_timeout(1000)
+            assert search.count() == 0
+            assert output.locator("tbody tr >> visible=true").count() == 10
+            expect(output).to_contain_text("9,990 more rows not shown")
+        page.screenshot(path=str(artifact(f"saved-{name}.png")))
