@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fixtures.history import newest_job
-from fixtures.kernels import execute, text_of
+from fixtures.kernels import execute, shell_reply, text_of
 
 # About 100 billion rows: minutes of DuckDB work, so only a kill ends it during a test.
 LONG_SQL = "select count(*) from range(100000000000) t(i) where i % 7 = 3"
@@ -54,8 +54,7 @@ def test_interrupt_cancels_the_job(gateway, start_kernel) -> None:
     msg_id = kc.execute(LONG_SQL)
     newest_job(gateway, {"Running"})
     km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
+    reply = shell_reply(kc, msg_id, timeout=30)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     # The interrupt's traceback stops at the magic, not deep in an HTTP read.

@@ -13,7 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 from fixtures.gateway import point_at_gateway
 from fixtures.history import newest_job
-from fixtures.kernels import execute, text_of
+from fixtures.kernels import execute, shell_reply, text_of
 from fixtures.shell import RecordingPublisher, interrupt_cell, magics_of, task_ids
 from nbclient import NotebookClient
 from traitlets import TraitError
@@ -412,7 +412,7 @@ def test_a_kernel_interrupt_reply_has_no_linkis_jupyter_frames(gateway: Any, sta
     msg_id = kc.execute(f"%%linkis -e shell {LIMIT}\nsleep 30")
     newest_job(gateway, {"Running"})
     km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
+    reply = shell_reply(kc, msg_id, timeout=30)
     assert reply["parent_header"]["msg_id"] == msg_id
     content = reply["content"]
     assert content["status"] == "error" and content["ename"] == "KeyboardInterrupt"

@@ -14,7 +14,7 @@ from typing import Any
 import pexpect  # IPython requires it on POSIX (its terminal `%sx` and `!` use it)
 import pytest
 
-from fixtures.kernels import execute, text_of
+from fixtures.kernels import execute, shell_reply, text_of
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -77,7 +77,7 @@ def test_login_in_a_kernel_asks_the_frontend_for_a_password(gateway: Any, start_
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
         outputs.append(msg)
-    reply = kc.get_shell_msg(timeout=30)
+    reply = shell_reply(kc, msg_id, timeout=30)
     assert reply["content"]["status"] == "ok", text_of(outputs)
     assert f"Logged in to {gateway.url} as alice" in text_of(outputs)
     assert gateway.password not in str(outputs)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 from jupyter_client.manager import KernelManager
-from fixtures.kernels import execute, text_of
+from fixtures.kernels import execute, shell_reply, text_of
 
 from linkis_jupyter.client import LinkisClient
 from linkis_jupyter.errors import AuthError
@@ -78,8 +78,7 @@ def test_sessions_expire_mid_job_under_password_auth_one_relogin(gateway: Any, t
             time.sleep(0.1)
         assert gateway_jobs(gateway)[-1]["status"] == "Running"
         go.touch()
-        reply = kc.get_shell_msg(timeout=60)
-        assert reply["parent_header"]["msg_id"] == msg_id
+        reply = shell_reply(kc, msg_id, timeout=60)
         assert reply["content"]["status"] == "ok"
         # One login before the job, one after the sessions expired, none more.
         assert request_log.count("^/user/login$", "POST") == 2
