@@ -76,7 +76,7 @@ def _task_id_path(req: GatewayHandler, raw_id: str) -> bool:
 def _by_task_id(req: GatewayHandler, raw_id: str) -> tuple[str, str | None]:
     """Linkis 1.5-1.8 gateways take a numeric taskID in the execID slot: (status, execID of
     the job while the entrance holds it)."""
-    row = req.gw.storage.get_task(int(raw_id))
+    row = req.gw.storage.get_task(int(raw_id), with_code=False)
     if row is None or not visible_row(req, row):
         raise ApiError(1, f"taskId {raw_id} is not exists.")
     live = req.gw.jobs.get_by_task(row["task_id"])
@@ -106,7 +106,7 @@ def _lookup(req: GatewayHandler, exec_id: str) -> tuple[EntranceJob | None, dict
         raise ApiError(1, f"error code(错误码): 20001, error message(错误信息): The execID {exec_id} "
                           f"is not a valid execID.")
     index = task_index(parsed[2])
-    row = req.gw.storage.get_task(index) if index is not None else None
+    row = req.gw.storage.get_task(index, with_code=False) if index is not None else None
     if row is not None and row["exec_id"] == exec_id and visible_row(req, row):
         return None, row
     return None, None
@@ -120,7 +120,7 @@ def _task_row(req: GatewayHandler, raw: str | None) -> dict[str, Any] | None:
     except ValueError:
         raise ApiError(1, f"Failed to convert value of type 'java.lang.String' to required type "
                           f"'java.lang.Long'; taskID: {raw!r} is not a number") from None
-    return req.gw.storage.get_task(task_id)
+    return req.gw.storage.get_task(task_id, with_code=False)
 
 
 def status(req: GatewayHandler, exec_id: str) -> None:

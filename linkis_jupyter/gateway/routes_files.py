@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,9 @@ def read_page_json(path: Path, page: int, page_size: int,
 
 
 def user_file(req: GatewayHandler, raw: str | None) -> Path:
-    """The path asked for, resolved, if it lies in the user's own area; otherwise 80010."""
+    """The path asked for, resolved, if it lies in the user's own area; otherwise 80010. A file
+    with more than one hard link is refused as a symlink out of the area is: its other name may
+    be another user's file, which no path check can see."""
     if raw is None or not raw.strip():
         raise workspace_error(80004, raw)
     text = raw.strip()
@@ -83,6 +86,12 @@ def user_file(req: GatewayHandler, raw: str | None) -> Path:
     area = os.path.realpath(req.gw.storage.user_area(req.user))
     real = os.path.realpath(text)
     if real != area and not real.startswith(area + os.sep):
+        raise workspace_error(80010, req.user, raw)
+    try:
+        st = os.stat(real)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
         raise workspace_error(80010, req.user, raw)
     return Path(real)
 

@@ -2,7 +2,9 @@
 
 Job history is the stored row only: it trails the entrance's end of a job by `history_lag`
 (gateway/jobs.py). A user sees the jobs they submitted or run. Messages are Linkis' own
-(apache/linkis: QueryRestfulApi, TaskConversions).
+(apache/linkis: QueryRestfulApi, TaskConversions). The listing carries each job's whole
+`executionCode`, as release-1.8.0's `list` does (QueryUtils.exchangeExecutionCode on every row,
+no cut); reads run off the IOLoop, so one user's page of large codes does not stall the others.
 """
 from __future__ import annotations
 
@@ -96,20 +98,20 @@ def _short_id(row: dict[str, Any]) -> str:
     return parsed[2] if parsed else ""
 
 
-def history_get(req: GatewayHandler, raw_id: str) -> None:
+async def history_get(req: GatewayHandler, raw_id: str) -> None:
     try:
         task_id = int(raw_id)
     except ValueError:
         raise ApiError(1, f"Failed to convert value of type 'java.lang.String' to required type "
                           f"'java.lang.Long'; For input string: \"{raw_id}\"") from None
-    row = req.gw.storage.get_task(task_id)
+    brief = req.get_query_argument("brief", "false").lower() == "true"
+    row = await req.blocking(lambda: req.gw.storage.get_task(task_id, with_code=not brief))
     if row is None or not visible_row(req, row):
         raise ApiError(1, MSG_HISTORY_EMPTY, method=None)
-    brief = req.get_query_argument("brief", "false").lower() == "true"
     req.ok({"task": task_vo(req, row, brief)})
 
 
-def history_list(req: GatewayHandler) -> None:
+async def history_list(req: GatewayHandler) -> None:
     page_now = max(req.int_arg("pageNow", 1) or 1, 1)
     # QueryRestfulApi.list has no cap; this bound only keeps one request from exhausting memory.
     page_size = min(max(req.int_arg("pageSize", 20) or 20, 1), MAX_HISTORY_PAGE)
@@ -121,7 +123,7 @@ def history_list(req: GatewayHandler) -> None:
         end = int(req.get_query_argument("endDate", "") or 0) or None
     except ValueError:
         raise ApiError(1, "taskID, startDate and endDate must be numbers") from None
-    rows, total = req.gw.storage.list_tasks(
+    rows, total = await req.blocking(lambda: req.gw.storage.list_tasks(
         req.user,
         status=[s.strip() for s in status.split(",") if s.strip()] if status else None,
         task_id=task, start_ms=start, end_ms=end,
@@ -130,5 +132,5 @@ def history_list(req: GatewayHandler) -> None:
         run_type=req.get_query_argument("runType", None) or None,
         execute_user=req.get_query_argument("proxyUser", None) or None,
         offset=(page_now - 1) * page_size, limit=page_size,
-    )
+    ))
     req.ok({"tasks": [task_vo(req, r) for r in rows], "totalPage": total})

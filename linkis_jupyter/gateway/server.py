@@ -32,6 +32,13 @@ __all__ = ["EmbeddedGateway", "GatewayConfigError", "is_loopback"]
 GATEWAY_PACKAGES = ("tornado", "duckdb", "openpyxl", "sqlglot")
 INSTALL_HINT = 'pip install "linkis-jupyter[gateway]"'
 
+# Linkis' gateway buffers a request body up to wds.linkis.gateway.max.buffer.size, 128 MiB
+# (GatewayAuthorizationFilter); its entrance has no cap on a code's length. Tornado's own default
+# (100 MiB) would refuse bodies a stock Linkis reads.
+MAX_BODY_BYTES = 128 * 1024 * 1024
+# Seconds a connection may wait for its next request's headers (Linkis has no such rule).
+IDLE_TIMEOUT = 60.0
+
 
 class GatewayConfigError(ValueError):
     """The gateway cannot start with these options or packages (one line, safe to show)."""
@@ -91,6 +98,7 @@ class EmbeddedGateway:
         engines: str | list[str] | tuple[str, ...] | None = None,
         profile: str | Profile = "1.x",
         proxy_headers: bool = False,
+        body_timeout: float = 120.0,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.ip = ip
@@ -117,6 +125,11 @@ class EmbeddedGateway:
         # openLog refuses bigger files with 80033 (linkis.filesystem.file.size.limit, 30M).
         self.log_size_limit = int(log_size_limit)
         self.job_timeout = float(job_timeout) if job_timeout else None
+        # Seconds a request's whole body may take to arrive, so a client sending it slowly does
+        # not hold its connection forever (Linkis has no such rule; 128 MiB at about 1 MB/s).
+        self.body_timeout = float(body_timeout)
+        if self.body_timeout <= 0:
+            raise GatewayConfigError("body_timeout must be positive")
         self.max_running_per_user = int(max_running_per_user)
         self.write_connection_file = write_connection_file
         self.login_attempts = int(login_attempts)
@@ -253,7 +266,10 @@ class EmbeddedGateway:
         asyncio.set_event_loop(loop)
         self._loop = loop
         try:
-            self._server = HTTPServer(make_app(self), xheaders=False, idle_connection_timeout=60)
+            # A body over MAX_BODY_BYTES, or one slower than body_timeout, closes the connection
+            # (tornado answers an oversized Content-Length with a bare 400).
+            self._server = HTTPServer(make_app(self), xheaders=False, idle_connection_timeout=IDLE_TIMEOUT,
+                                      body_timeout=self.body_timeout, max_body_size=MAX_BODY_BYTES)
             self._server.add_sockets(sockets)
         except BaseException as e:
             self._start_error = e

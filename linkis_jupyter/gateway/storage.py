@@ -135,9 +135,12 @@ class Storage:
         with self._lock:
             self._db.execute(f"UPDATE task SET {sets} WHERE task_id = ?", (*fields.values(), task_id))
 
-    def get_task(self, task_id: int) -> dict[str, Any] | None:
+    def get_task(self, task_id: int, with_code: bool = True) -> dict[str, Any] | None:
+        """One job's row; without `with_code` its `execution_code` is not read (None)."""
+        columns = "*" if with_code else ", ".join(
+            name if name != "execution_code" else "NULL AS execution_code" for name in COLUMNS)
         with self._lock:
-            row = self._db.execute("SELECT * FROM task WHERE task_id = ?", (task_id,)).fetchone()
+            row = self._db.execute(f"SELECT {columns} FROM task WHERE task_id = ?", (task_id,)).fetchone()
         return dict(row) if row is not None else None
 
     def list_tasks(

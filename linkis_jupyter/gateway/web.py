@@ -51,9 +51,10 @@ class ApiError(Exception):
 
 class SpringError(Exception):
     """A Linkis backend's Spring Boot error page (BasicErrorController), not a Linkis envelope:
-    an unknown path (404) or a method the @RequestMapping does not allow (405)."""
+    an unknown path (404), a method the @RequestMapping does not allow (405), or a body its
+    @RequestBody's JSON converter cannot read (415)."""
 
-    REASONS = {404: "Not Found", 405: "Method Not Allowed"}
+    REASONS = {404: "Not Found", 405: "Method Not Allowed", 415: "Unsupported Media Type"}
 
     def __init__(self, status: int, allow: str | None = None) -> None:
         super().__init__(self.REASONS[status])
@@ -320,12 +321,14 @@ class GatewayHandler(tornado.web.RequestHandler):
 
     def set_ticket(self, user: str) -> None:
         ticket = self.gw.sessions.create(user)
-        self.set_cookie(self.ticket_cookie, ticket, path="/", httponly=True)
+        # SameSite=Lax: another site's form cannot post with the session (Linkis sets no SameSite).
+        self.set_cookie(self.ticket_cookie, ticket, path="/", httponly=True, samesite="Lax")
 
     # -- request helpers ---------------------------------------------------------------------------
 
     def body_json(self) -> dict[str, Any]:
         if self._json is None:
+            self._check_json_media_type()
             raw = self.request.body
             if not raw or not raw.strip():
                 self._json = {}
@@ -337,6 +340,22 @@ class GatewayHandler(tornado.web.RequestHandler):
             if not isinstance(self._json, dict):
                 raise ApiError(1, "The request body must be a JSON object(请求体必须是JSON对象)")
         return self._json
+
+    def _check_json_media_type(self) -> None:
+        """A backend's @RequestBody is read by Spring's Jackson converter only: a body of another
+        media type is Spring's 415, as is a body without a Content-Type (read as
+        application/octet-stream); no Content-Type and no body passes (AbstractMessageConverter-
+        MethodArgumentResolver.readWithMessageConverters)."""
+        if self.api_path.strip("/").split("/", 1)[0] not in BACKEND_SERVICES:
+            return
+        content_type = self.request.headers.get("Content-Type")
+        if content_type is None:
+            if self.request.body:
+                raise SpringError(415)
+            return
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            raise SpringError(415)
 
     def int_arg(self, name: str, default: int | None) -> int | None:
         raw = self.get_query_argument(name, None)
