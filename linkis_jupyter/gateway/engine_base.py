@@ -81,6 +81,7 @@ class JobContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     log: Callable[[str, str], None] = _no_log
     set_progress: Callable[[float, list[dict[str, Any]]], None] = _no_progress
+    engine_type: str = ""  # the job's EngineTypeLabel, `<engine>-<version>`
 
 
 class Control:

@@ -10,12 +10,16 @@
 - shell, sh: bash, one process group per job; stdout is a TEXT result set, stderr goes to the log.
   Kill, and the end of the job, end the whole process group.
 
+The engine type comes first, as in Linkis: an engine conn runs only its own executors, so spark
+runs `sh` as SQL and shell runs `python` as shell (`executor_run_type`).
+
 The engines live in engine_sql.py (its log's Spark shape in spark_log.py), engine_python.py (with
 pyworker.py) and engine_shell.py; what they share, and the error codes they give, in engine_base.py.
 """
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import socket
 import threading
@@ -38,9 +42,40 @@ __all__ = [
     "DATABASE_NOT_FOUND", "ENGINE_NOT_AVAILABLE", "FIELD_NOT_FOUND", "FUNCTION_NOT_FOUND", "KILLED",
     "PYTHON_EXECUTE_ERROR", "PYTHON_RUN_TYPES", "PYTHON_STOPPED", "SHELL_CODE_IS_WRONG",
     "SHELL_RUN_TYPES", "SQL_ERROR", "SQL_RUN_TYPES", "TABLE_EXISTS", "TABLE_NOT_FOUND",
-    "TYPE_MISMATCH", "EngineError", "EngineManager", "JobContext", "linkis_type",
+    "TYPE_MISMATCH", "EngineError", "EngineManager", "JobContext", "executor_run_type", "linkis_type",
     "split_statements", "sql_error_code",
 ]
+
+# -- the executor an engine conn picks for a run type ----------------------------------------------
+
+# An engine conn picks its executor by the job's code type, never another engine's: spark has one
+# executor factory per run type (SparkEngineConnFactory.getExecutorFactories: sql, py, scala and
+# function.mdq, data_calc), the others one executor (ComputationSingleExecutorEngineConnFactory).
+# A code type no factory takes gets the default executor (LabelExecutorManagerImpl.tryCreateExecutor:
+# "No LabelExecutorFactory matched, use DefaultExecutorFactory"): Spark SQL for spark, the engine's
+# own language for the rest. So spark with `sh` or `python` runs the code as Spark SQL, and
+# python with `sql` runs it as Python, whatever other engines are installed (release-1.8.0).
+_SPARK_EXECUTORS = {"sql": "sql", "py": "py", "scala": None, "function.mdq": None, "data_calc": None}
+_SINGLE_EXECUTOR = {  # engine: its run type (the plugin's getRunType) and the run types of that language
+    "hive": ("hql", SQL_RUN_TYPES), "jdbc": ("jdbc", SQL_RUN_TYPES), "presto": ("psql", SQL_RUN_TYPES),
+    "trino": ("tsql", SQL_RUN_TYPES), "python": ("python", PYTHON_RUN_TYPES),
+    "shell": ("shell", SHELL_RUN_TYPES),
+}
+
+
+def executor_run_type(engine_type: str, run_type: str) -> str | None:
+    """The run type the engine of `engine_type` runs code of `run_type` as; None for a spark
+    executor this gateway does not have (scala, function.mdq, data_calc). An engine not listed
+    above runs the code by its run type."""
+    engine = (engine_type or "").split("-")[0].lower()
+    run_type = (run_type or "").lower()
+    if engine == "spark":
+        return _SPARK_EXECUTORS.get(run_type, "sql")
+    if engine in _SINGLE_EXECUTOR:
+        own, same_language = _SINGLE_EXECUTOR[engine]
+        return run_type if run_type in same_language else own
+    return run_type
+
 
 # -- the manager ---------------------------------------------------------------------------------
 
@@ -89,7 +124,9 @@ class EngineManager:
     def execute(self, ctx: JobContext) -> None:
         """Runs the job; returns once its result sets are written, raises EngineError when it
         fails. Once ctx.cancelled is set the work stops at once."""
-        run_type = (ctx.run_type or "").lower()
+        run_type = executor_run_type(ctx.engine_type, ctx.run_type) or ""
+        if run_type and run_type != (ctx.run_type or "").lower():
+            ctx = dataclasses.replace(ctx, run_type=run_type)
         if not self.supports(run_type):
             raise EngineError(
                 f"Run type '{ctx.run_type}' is not available in the embedded gateway: it runs "

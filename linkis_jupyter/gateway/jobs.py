@@ -243,6 +243,7 @@ class JobManager:
             user=job.execute_user,
             creator=job.creator,
             run_type=job.run_type,
+            engine_type=job.engine_type,
             code=job.code,
             workspace=self.storage.user_area(job.execute_user),
             result_dir=job.result_dir,

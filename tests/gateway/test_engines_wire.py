@@ -85,3 +85,28 @@ def test_kill_interrupts_a_running_duckdb_query(alice):
     again, again_task = alice.submit("select 7 as seven", run_type="sql", engine=SQL)
     assert alice.wait(again) == "Succeed"
     assert alice.read(alice.results(again_task)[0])["fileContent"] == [["7"]]
+
+
+def test_the_engine_type_not_the_run_type_picks_the_executor(alice, tmp_path):
+    # SparkEngineConnFactory has executors for sql and py only (and scala, function.mdq, data_calc);
+    # any other code type gets its default executor, Spark SQL, even with shell-1 and
+    # python-python3 installed. The code then fails as SQL would, and never runs as shell or Python.
+    marker = tmp_path / "ran"
+    for run_type, code in (("sh", f"touch {marker}"), ("python", f"open({str(marker)!r}, 'w')")):
+        exec_id, task_id = alice.submit(code, run_type=run_type, engine=SQL)
+        assert alice.wait(exec_id) == "Failed", alice.full_log(exec_id)
+        task = alice.final_task(task_id)
+        assert task["runType"] == run_type and "syntax error" in task["errDesc"].lower(), task["errDesc"]
+        assert "ERROR" in alice.full_log(exec_id)
+        assert not marker.exists()
+    # spark with py is PySpark: Python.
+    exec_id, task_id = alice.submit("print(6 * 7)", run_type="py", engine=SQL)
+    assert alice.wait(exec_id) == "Succeed", alice.full_log(exec_id)
+    assert alice.read(alice.results(task_id)[0])["fileContent"] == [["42"]]
+    # The one-executor engines run every code type in their own language.
+    exec_id, task_id = alice.submit("echo from-shell", run_type="python", engine="shell-1")
+    assert alice.wait(exec_id) == "Succeed", alice.full_log(exec_id)
+    assert alice.read(alice.results(task_id)[0])["fileContent"] == [["from-shell"]]
+    exec_id, task_id = alice.submit("select 1 as x", run_type="python", engine=PY)
+    assert alice.wait(exec_id) == "Failed"
+    assert "SyntaxError" in alice.final_task(task_id)["errDesc"]
