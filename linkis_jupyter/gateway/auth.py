@@ -6,7 +6,10 @@ TokenAuthentication, UserRestful and ProxyUserUtils keep it.
 """
 from __future__ import annotations
 
+import ipaddress
+import math
 import secrets
+import socket
 import threading
 import time
 from collections import deque
@@ -78,15 +81,26 @@ class Sessions:
 
 
 class LoginThrottle:
-    """Failed logins per (user, address): after `attempts` failures within `window` seconds, that
-    user's logins from that address are refused, right password or not, until the oldest failure
-    is `window` seconds old. A successful login clears the count. Nothing is locked for good."""
+    """Failed logins per (user, client): after `attempts` failures within `window` seconds, that
+    user's logins from that client are refused, right password or not, until the oldest failure
+    is `window` seconds old. A successful login clears the count. Nothing is locked for good.
+
+    The client is its address, or for a loopback client the OS account of the process that
+    connected (`client_identity`): on a shared host every client is 127.0.0.1, and one local
+    account's wrong passwords must not lock out another's. Wrong Token-Codes and proxy
+    validation codes count here too, keyed on the client alone (`TOKEN_GUESS`, `PROXY_GUESS`),
+    so a guesser is slowed however many user names it tries."""
 
     def __init__(self, attempts: int, window: float) -> None:
         self.attempts = attempts
         self.window = window
         self._lock = threading.Lock()
         self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    @property
+    def quiet(self) -> bool:
+        """No failure is remembered: nothing to check (the fast path of every token request)."""
+        return not self._failures
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
         times = self._failures.get(key, deque())
@@ -117,6 +131,61 @@ class LoginThrottle:
     def succeeded(self, key: tuple[str, str]) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+# Keys of code guesses; not user names (those are lower case), so they never meet a login's key.
+TOKEN_GUESS = "Token-Code"
+PROXY_GUESS = "Validation-Code"
+
+
+def throttled_text(name: str, wait: float) -> str:
+    """The refusal of a throttled login, token or proxy code (status 1)."""
+    seconds = math.ceil(wait)
+    return (f"Too many failed logins for {name}, try again in {seconds} s"
+            f"(登录失败次数过多，请{seconds}秒后重试)！")
+
+
+def _proc_net_address(host: str, port: int, family: int) -> str:
+    """An address as /proc/net/tcp{,6} writes it: each 32-bit word in host (little-endian) order."""
+    if family == socket.AF_INET:
+        raw = socket.inet_pton(socket.AF_INET, host)
+    else:
+        raw = socket.inet_pton(socket.AF_INET6, host.split("%")[0])
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return f"{words.hex().upper()}:{port:04X}"
+
+
+def loopback_peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a loopback TCP connection: its own end of the
+    connection is a line of /proc/net/tcp (tcp6) with that uid. None where that is unknown."""
+    try:
+        family = sock.family
+        peer, local = sock.getpeername(), sock.getsockname()
+        if not ipaddress.ip_address(peer[0].split("%")[0]).is_loopback and not peer[0].startswith("::ffff:127."):
+            return None
+        theirs = _proc_net_address(peer[0], peer[1], family)
+        ours = _proc_net_address(local[0], local[1], family)
+        table = "/proc/net/tcp" if family == socket.AF_INET else "/proc/net/tcp6"
+        with open(table, encoding="ascii") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) > 7 and fields[1] == theirs and fields[2] == ours:
+                    return int(fields[7])
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
+def client_identity(remote_ip: str, sock: socket.socket | None) -> str:
+    """Who a throttle counts failures of: the client's address, or `uid <n>` for a loopback
+    client whose OS account the kernel names."""
+    try:
+        loopback = ipaddress.ip_address((remote_ip or "").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    uid = loopback_peer_uid(sock) if loopback and sock is not None else None
+    return f"uid {uid}" if uid is not None else (remote_ip or "")
 
 
 class ProxyRules:

@@ -6,10 +6,10 @@ UserRestful first), and by the path alone, whatever the method. Messages are Lin
 """
 from __future__ import annotations
 
-import math
 import secrets
 from typing import TYPE_CHECKING
 
+from .auth import PROXY_GUESS, throttled_text
 from .storage import valid_user_name
 from .web import ApiError
 
@@ -39,12 +39,10 @@ def login(req: GatewayHandler) -> None:
     if password is None or not str(password).strip():
         raise ApiError(1, "Password can not be blank(密码不能为空)！")
     name = str(user).strip().lower()
-    attempt = (name, req.request.remote_ip or "")
+    attempt = (name, req.client_identity())
     wait = req.gw.login_throttle.retry_after(attempt)
     if wait > 0:
-        seconds = math.ceil(wait)
-        raise ApiError(1, f"Too many failed logins for {name}, try again in {seconds} s"
-                          f"(登录失败次数过多，请{seconds}秒后重试)！")
+        raise ApiError(1, throttled_text(name, wait))
     known = {u.lower(): p for u, p in req.gw.users.items()}
     expected = known.get(name)
     if expected is None or not secrets.compare_digest(str(password).encode(), expected.encode()):
@@ -122,7 +120,9 @@ def baseinfo(req: GatewayHandler) -> None:
 def proxy(req: GatewayHandler) -> None:
     proxy_user = (req.get_query_argument("proxyUser", "") or "").strip()
     code = req.get_query_argument("validationCode", None)
+    req.check_guesses(PROXY_GUESS, proxy_user)
     if not proxy_user or not valid_user_name(proxy_user.lower()) or not req.proxy_rules.allows(code, proxy_user):
+        req.gw.login_throttle.failed((PROXY_GUESS, req.client_identity()))
         raise ApiError(1, "Validation failed")
     req.set_ticket(proxy_user.lower())
     req.reply(0, "代理成功", {"proxyUser": proxy_user})

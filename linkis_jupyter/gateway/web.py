@@ -24,7 +24,10 @@ from urllib.parse import unquote
 
 import tornado.web
 
-from .auth import ProxyRules, Who, is_admin_token, token_allows
+from .auth import (
+    PROXY_GUESS, TOKEN_GUESS, ProxyRules, Who, client_identity, is_admin_token, throttled_text,
+    token_allows,
+)
 from .faults import REFUSE_MESSAGE, Fault
 from .storage import valid_user_name
 
@@ -291,11 +294,13 @@ class GatewayHandler(tornado.web.RequestHandler):
                 raise ApiError(-1, "Gateway未启用token认证，请采用其他认证方式!")
             if not token or not token_user:
                 raise ApiError(-1, "请在Header或Cookie中同时指定Token-Code 和 Token-User，以便完成token认证！")
+            self.check_guesses(TOKEN_GUESS, token_user)
             legal = None
             for name, users in self.gw.tokens.items():
                 if secrets.compare_digest(name.encode(), token.encode()):
                     legal = users
             if legal is None or not valid_user_name(token_user) or not token_allows(legal, token_user):
+                self.gw.login_throttle.failed((TOKEN_GUESS, self.client_identity()))
                 # Linkis echoes the token here; a token must never be sent back or logged.
                 raise ApiError(-1, f"未授权的token，无法将请求绑定给tokenUser{token_user}!")
             login, via = token_user, "token"
@@ -306,13 +311,30 @@ class GatewayHandler(tornado.web.RequestHandler):
         proxy_user = h.get("Proxy-User") if self.gw.proxy_headers else None
         if proxy_user:
             proxy_user = proxy_user.strip().lower()
+            self.check_guesses(PROXY_GUESS, proxy_user)
             if not valid_user_name(proxy_user) or not self.proxy_rules.allows(h.get("Validation-Code"), proxy_user):
+                self.gw.login_throttle.failed((PROXY_GUESS, self.client_identity()))
                 raise ApiError(-1, "Validation failed")
             return Who(proxy_user, login or proxy_user, "proxy-header")
         assert login is not None
         # EntranceRestfulApi reads the token from the header only (ModuleUserUtils.getToken).
         admin = via == "token" and is_admin_token(h.get("Token-Code"))
         return Who(login, login, via, admin)
+
+    def client_identity(self) -> str:
+        """Whose failures a throttle counts (gateway/auth.py client_identity)."""
+        stream = getattr(self.request.connection, "stream", None)
+        return client_identity(self.request.remote_ip or "", getattr(stream, "socket", None))
+
+    def check_guesses(self, kind: str, name: str) -> None:
+        """Refuses a token or proxy code from a client with too many wrong ones lately, as the
+        login throttle refuses a login."""
+        throttle = self.gw.login_throttle
+        if throttle.quiet:
+            return
+        wait = throttle.retry_after((kind, self.client_identity()))
+        if wait > 0:
+            raise ApiError(1, throttled_text(name, wait))
 
     @property
     def user(self) -> str:

@@ -1,8 +1,14 @@
 """Envelope, login sessions, tokens, proxy users and unknown paths, on the wire."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import pytest
 import requests
 
 from gateway_wire import Api, err, ok
@@ -218,3 +224,61 @@ def test_unknown_paths_versions_and_methods(gateway, alice):
 def test_spec_paths_without_version_work(gateway, alice):
     r = alice.s.get(gateway.url + "/api/rest_j/jobhistory/list", timeout=10)
     assert ok(r)["tasks"] == []
+
+
+def _as_nobody(url: str, body: dict[str, str]) -> dict:
+    """A login from another OS account's process on this host: a loopback client like ours."""
+    # The standard library is imported before the switch: it may sit where nobody cannot read.
+    code = ("import encodings.idna, http.client, os, sys, urllib.parse\n"
+            "url = urllib.parse.urlsplit(sys.argv[1])\n"
+            "conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)\n"
+            "os.setgid(65534); os.setuid(65534)\n"
+            "conn.request('POST', url.path, body=sys.argv[2], headers={'Content-Type': 'application/json'})\n"
+            "print(conn.getresponse().read().decode())\n")
+    out = subprocess.run([sys.executable, "-c", code, url, json.dumps(body)], capture_output=True,
+                         text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not Path("/proc/net/tcp").exists(),
+                    reason="needs root to run a client as another OS account, and Linux' /proc/net/tcp")
+def test_wrong_passwords_from_another_local_account_do_not_lock_a_user_out(gateway_factory):
+    gw = gateway_factory(login_attempts=3, login_window=60.0)
+    url = gw.url + "/api/rest_j/v1/user/login"
+    for _ in range(3):
+        assert _as_nobody(url, {"userName": "alice", "password": "guess"})["message"].startswith("wrong user name")
+    assert _as_nobody(url, {"userName": "alice", "password": gw.password})["message"].startswith(
+        "Too many failed logins for alice")
+    # Every client is 127.0.0.1, yet alice's own account still logs in.
+    assert ok(Api(gw).login("alice", gw.password))["userName"] == "alice"
+
+
+def test_wrong_tokens_and_proxy_codes_are_throttled_like_logins(gateway_factory, tmp_path):
+    gw = _proxy_gateway(gateway_factory, tmp_path, proxy_headers=True, login_attempts=3, login_window=60.0)
+    history = gw.url + "/api/rest_j/v1/jobhistory/list"
+    for user in ("alice", "bob", "carol"):  # a new user name for every guess does not help
+        assert err(requests.get(history, headers={"Token-Code": "guess", "Token-User": user}, timeout=10), -1)
+    refused = requests.get(history, headers={"Token-Code": gw.token, "Token-User": "alice"}, timeout=10)
+    assert refused.json()["status"] == 1
+    assert refused.json()["message"].startswith("Too many failed logins for alice, try again in")
+    # Passwords are not codes: logins still work from here.
+    api = Api(gw)
+    api.login("alice", gw.password)
+    ok(api.get("/jobhistory/list"))
+
+    for _ in range(3):
+        assert err(Api(gw).get("/user/proxy", proxyUser="carol", validationCode="guess")) == "Validation failed"
+    again = Api(gw).get("/user/proxy", proxyUser="carol", validationCode="sys-code-1")
+    assert again.json()["message"].startswith("Too many failed logins for carol, try again in")
+    headers = Api(gw, headers={"Proxy-User": "carol", "Validation-Code": "sys-code-1"})
+    assert err(headers.get("/jobhistory/list")).startswith("Too many failed logins for carol")
+
+
+def test_code_guesses_end_with_the_window(gateway_factory, tmp_path):
+    gw = _proxy_gateway(gateway_factory, tmp_path, login_attempts=2, login_window=1.0)
+    for _ in range(2):
+        assert err(Api(gw).get("/user/proxy", proxyUser="carol", validationCode="guess")) == "Validation failed"
+    assert "Too many failed logins" in Api(gw).get("/user/proxy", proxyUser="carol",
+                                                   validationCode="sys-code-1").json()["message"]
+    time.sleep(1.1)
+    assert ok(Api(gw).get("/user/proxy", proxyUser="carol", validationCode="sys-code-1"))["proxyUser"] == "carol"
