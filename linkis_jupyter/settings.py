@@ -455,6 +455,19 @@ class ClientSettings(Configurable):
             shown = MASK if value else ""
         return re.sub(r"\n    Default: .*$", "", text) + f"\n    Current: {shown!r}"
 
+    def url_from_dead_gateway(self) -> str:
+        """For a "cannot connect" error: when the gateway URL came from the embedded gateway's
+        connection file, the note naming that file (its gateway has stopped, the file stayed);
+        else ""."""
+        if "gateway_url" in self._explicit:
+            return ""
+        found = self._layer("gateway_url")
+        if found is None or found[1] != "connection":
+            return ""
+        path = os.path.expanduser(self.connection_file)
+        return (f" (from the connection file {path} of a gateway that is no longer running; "
+                "start one with `linkis-jupyter gateway`)")
+
     def describe_config(self) -> list[tuple[str, str, str]]:
         """(setting, value with secrets masked, where it came from), for every setting."""
         rows = []

@@ -241,10 +241,10 @@ class Transport:
         if isinstance(exc, requests.exceptions.SSLError):
             return TransportError(f"{where}: TLS failed: {s.redact(str(exc))}", url=url, sent=False)
         if connect_failure(exc):
-            return TransportError(
-                f"{where}: cannot connect to the Linkis gateway{after}; is it running at {s.redact(s.gateway_url)}?",
-                url=url, transient=True, sent=False,
-            )
+            stale = s.url_from_dead_gateway()
+            text = (f"cannot connect to the Linkis gateway at {s.redact(s.gateway_url)}{stale}{after}" if stale
+                    else f"cannot connect to the Linkis gateway{after}; is it running at {s.redact(s.gateway_url)}?")
+            return TransportError(f"{where}: {text}", url=url, transient=True, sent=False)
         return TransportError(f"{where}: connection failed{after}: {s.redact(str(exc))}", url=url, transient=True)
 
     def envelope(self, response: requests.Response, method: str, path: str) -> tuple[dict[str, Any], str]:

@@ -140,6 +140,35 @@ def test_stale_connection_file_is_ignored(tmp_path: Path, monkeypatch: pytest.Mo
     assert LinkisClient().gateway_url == "http://127.0.0.1:9001"
 
 
+def test_cannot_connect_names_the_connection_file_of_a_stopped_gateway(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from linkis_jupyter.errors import TransportError
+
+    # A port nothing listens on: the gateway that wrote the file has stopped (its pid, here ours,
+    # lives on: a reused pid, or a gateway that hangs without its socket).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = tmp_path / "linkis-gateway.json"
+    conn.write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "user": "alice", "token": "conn-Token-Secret",
+                                "pid": os.getpid()}))
+    monkeypatch.setenv("LINKIS_CONNECTION_FILE", str(conn))
+    client = LinkisClient(retries=0)
+    with pytest.raises(TransportError) as info:
+        client.list_jobs()
+    text = "".join(info.value._render_traceback_())  # what a notebook shows
+    assert "\n" not in text and "conn-Token-Secret" not in text
+    assert (f": cannot connect to the Linkis gateway at http://127.0.0.1:{port} (from the connection file {conn} "
+            "of a gateway that is no longer running; start one with `linkis-jupyter gateway`)") in text, text
+    # The same address given by the user: no word of the file.
+    given = LinkisClient(gateway_url=f"http://127.0.0.1:{port}", retries=0)
+    with pytest.raises(TransportError) as info:
+        given.list_jobs()
+    assert "connection file" not in str(info.value) and "is it running at" in str(info.value)
+
+
 def test_user_mistakes_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TraitError, match="http:// or https://"):
         LinkisClient(gateway_url="linkis-host:9001")
