@@ -3,6 +3,10 @@
 The first line printed is the URL. A connection file (`linkis-gateway.json` in the Jupyter runtime
 dir, mode 0600: url, user, token, pid) lets a client with no configuration find it. With neither
 --password nor --token, a random token is made and written only to that file, never printed.
+
+The password is best given in a file (--password-file) or LINKIS_GATEWAY_PASSWORD: any local
+account reads a command line in `ps`. The gateway runs in an empty working directory, so a
+relative path in SQL names the user's own files only (engine_sql.confine).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,11 @@ from typing import Any
 from .installed import DEFAULT_ENGINES
 
 DEFAULT_PORT = 9001
+
+PASSWORD_IN_PS = ("linkis-jupyter gateway: warning: --password is visible to every local account "
+                  "(ps, /proc/<pid>/cmdline); use --password-file or LINKIS_GATEWAY_PASSWORD")
+SHARED_RIGHTS = ("linkis-jupyter gateway: listening on {ip}: every user's jobs run with this "
+                 "gateway's OS rights (uid {uid}); a team shares a real Linkis")
 
 
 def default_data_dir() -> Path:
@@ -42,7 +52,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--user", default=None,
                    help="the user to log in as (default: the login name of this account)")
     p.add_argument("--password", default=None,
-                   help="password of --user for /user/login (default: LINKIS_GATEWAY_PASSWORD, else none)")
+                   help="password of --user for /user/login (default: LINKIS_GATEWAY_PASSWORD, else none); "
+                   "visible in ps: prefer --password-file")
+    p.add_argument("--password-file", type=Path, default=None,
+                   help="a file whose first line is the password of --user")
     p.add_argument("--token", default=None,
                    help="a Token-Code accepted for any user (default: LINKIS_GATEWAY_TOKEN, else a random one)")
     p.add_argument("--proxy-config", type=Path, default=None,
@@ -105,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
     from .server import EmbeddedGateway, GatewayConfigError
 
     user = (args.user or _default_user()).strip().lower()
-    password = args.password or os.environ.get("LINKIS_GATEWAY_PASSWORD") or None
+    if args.password is not None:
+        print(PASSWORD_IN_PS, file=sys.stderr, flush=True)
+    try:
+        password = _password(args)
+    except (OSError, ValueError) as e:
+        print(f"linkis-jupyter gateway: error: --password-file: {e}", file=sys.stderr)
+        return 2
     token = args.token or os.environ.get("LINKIS_GATEWAY_TOKEN") or None
     from .server import is_loopback
     from .storage import valid_user_name
@@ -119,13 +138,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not password and not token:
         token = secrets.token_urlsafe(24)
+    data_dir = (args.data_dir or default_data_dir()).absolute()
+    proxy_config = args.proxy_config.absolute() if args.proxy_config else None
+    empty = _empty_working_directory()
     try:
         gw = EmbeddedGateway(
-            args.data_dir or default_data_dir(),
+            data_dir,
             ip=args.ip, port=args.port,
             users={user: password} if password else {},
             tokens={token: "*"} if token else {},
-            proxy_config=args.proxy_config,
+            proxy_config=proxy_config,
             proxy_headers=args.proxy_headers,
             engines=args.engines,
             profile=args.profile,
@@ -146,9 +168,14 @@ def run(args: argparse.Namespace) -> int:
         gw.start()
     except (GatewayConfigError, OSError) as e:
         print(f"linkis-jupyter gateway: error: {e}", file=sys.stderr)
+        _remove(empty)
         return 1
     print(gw.url, flush=True)
     print(f"user: {user}; data dir: {gw.data_dir}; connection file: {gw.connection_file}", flush=True)
+    if not is_loopback(args.ip):
+        # Its users emulate Linkis' auth, not its isolation: Linkis runs each engine as the job's
+        # OS user, this gateway runs every job as itself.
+        print(SHARED_RIGHTS.format(ip=args.ip, uid=os.getuid()), flush=True)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -162,4 +189,35 @@ def run(args: argparse.Namespace) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         gw.stop()
+        _remove(empty)
     return 0
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    """--password, else the first line of --password-file, else LINKIS_GATEWAY_PASSWORD."""
+    if args.password:
+        return args.password
+    if args.password_file is not None:
+        lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        if not lines or not lines[0]:
+            raise ValueError(f"{args.password_file} holds no password on its first line")
+        return lines[0]
+    return os.environ.get("LINKIS_GATEWAY_PASSWORD") or None
+
+
+def _empty_working_directory() -> Path:
+    """Makes an empty directory, mode 0500, the process's working directory: DuckDB looks a
+    relative path up there before the user's area (engine_sql.confine). Jobs and the gateway's
+    own files all have absolute paths. (DuckDB needs a working directory that exists.)"""
+    empty = Path(tempfile.mkdtemp(prefix="linkis-gateway-cwd-"))
+    empty.chmod(0o500)
+    os.chdir(empty)
+    return empty
+
+
+def _remove(empty: Path) -> None:
+    try:
+        os.chdir("/")
+        empty.rmdir()
+    except OSError:
+        pass

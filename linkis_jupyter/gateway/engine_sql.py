@@ -13,6 +13,10 @@ runs as written. The log shows each statement as written, and the translation wh
 The user's open database is the user's engine. Its log is a Linkis Spark engine's, with what DuckDB
 did in it: the entrance's lines about the engine the job got, and every statement as one Spark job
 of one stage and one task (spark_log.py), which is also its entry in the progress's progressInfo.
+
+A user's database reads and writes files in the user's own area only (confine()): not other users'
+areas, not /proc, not the gateway's connection file; its configuration is then locked, so no `SET`
+undoes that.
 """
 from __future__ import annotations
 
@@ -45,6 +49,9 @@ AS_WRITTEN = "EmbeddedGateway: DuckDB rejected the translation ({reason}); runni
              "as written"
 
 FETCH_BATCH = 10000
+
+# What a job's cursor still sets once the configuration is locked: its progress reporting.
+PROGRESS_SETTINGS = ("enable_progress_bar", "enable_progress_bar_print", "progress_bar_time")
 
 
 # DuckDB type -> Linkis DataType name (linkis-storage domain/DataType.scala). Spark's names for
@@ -144,6 +151,21 @@ class Database:
     statements: itertools.count = field(default_factory=itertools.count)
 
 
+def confine(connection: Any, workspace: Path) -> None:
+    """Limits the database's file access to the user's area (DuckDB's allowed_directories, with
+    external access off: no other path, no extension install) and locks the configuration.
+
+    A relative path (`read_csv('sales.csv')`) is looked up in the gateway's working directory
+    first and then in file_search_path, the user's area; DuckDB refuses `..` in it. The `gateway`
+    command runs in an empty directory (cli.py), so a relative path names the user's files only."""
+    areas = {str(workspace).rstrip("/") + "/", str(workspace.resolve()).rstrip("/") + "/"}
+    connection.execute("SET GLOBAL allowed_directories = ?", [sorted(areas) + ["./"]])
+    connection.execute("SET GLOBAL file_search_path = ?", [str(workspace)])
+    connection.execute("SET GLOBAL allowed_configs = ?", [list(PROGRESS_SETTINGS)])
+    connection.execute("SET GLOBAL enable_external_access = false")
+    connection.execute("SET GLOBAL lock_configuration = true")
+
+
 class Databases:
     """One DuckDB database per user; each job works on its own cursor of it."""
 
@@ -164,6 +186,12 @@ class Databases:
             try:
                 connection = duckdb.connect(path)
             except duckdb.Error as e:
+                raise EngineError(f"The user's DuckDB database cannot be opened: {e}",
+                                  SQL_ERROR) from None
+            try:
+                confine(connection, Path(workspace))
+            except duckdb.Error as e:
+                connection.close()
                 raise EngineError(f"The user's DuckDB database cannot be opened: {e}",
                                   SQL_ERROR) from None
             database = self._open[path] = Database(connection, now_ms())
@@ -271,9 +299,6 @@ class SqlJob:
         for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false",
                         "SET progress_bar_time = 0"):
             self.cursor.execute(setting)
-        # Relative paths read (read_csv('sales.csv')) are in the user's own area,
-        # where shell and Python jobs write their files too.
-        self.cursor.execute("SET file_search_path = ?", [str(ctx.workspace)])
         self.control.on_stop = self.cursor.interrupt
         watcher = threading.Thread(target=self.watch, name=f"linkis-sql-progress-{ctx.task_id}",
                                    daemon=True)

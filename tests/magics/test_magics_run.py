@@ -154,13 +154,16 @@ def test_log_lines_arrive_while_the_job_runs(linkis: Any, tmp_path: Path) -> Non
     assert shown.count("first line") == 1 and shown.count("second line") == 1
 
 
-def test_progress_widget_moves_during_the_job_and_ends_at_1(linkis: Any, tmp_path: Path) -> None:
+def test_progress_widget_moves_during_the_job_and_ends_at_1(linkis: Any, gateway: Any) -> None:
     import ipywidgets
 
     # The job's second statement reads a named pipe, so it waits (at progress 1/2) until the test
     # writes to the pipe, which it does once the widget has shown a value between 0 and 1 (or,
     # so that the job always ends, after 20 s; the test then fails).
-    fifo = tmp_path / "rows.csv"
+    # In the user's area: SQL reads no file outside it.
+    area = Path(gateway.data_dir) / "users" / gateway.user
+    area.mkdir(parents=True, exist_ok=True)
+    fifo = area / "rows.csv"
     os.mkfifo(fifo)
     moved = threading.Event()
     values: list[float] = []
