@@ -576,11 +576,13 @@ class Job:
         page_size: int | None = None,
         decimal: str = "float",
         skip: int = 0,
+        count: bool = False,
     ) -> list[ResultSet]:
         """Every result set, in order, paged to the end; `max_rows` caps the rows of each set and
         marks the set `truncated` when it cut. `skip` passes over each set's first rows: they
-        are not read (the stored result set is paged from there; nothing runs again). Raises the
-        job's error if it did not succeed.
+        are not read (the stored result set is paged from there; nothing runs again). `count`: a
+        set that `max_rows` cut gets its `total_rows` (results.count_rows: a few more openFile
+        requests). Raises the job's error if it did not succeed.
         `page_size`: the first page's rows (default: the client's `page_size`); later pages grow
         while they come back quickly, and shrink when one fails (see results.PageSizes).
         Read again from the start while the gateway cannot be reached, up to the client's
@@ -592,7 +594,7 @@ class Job:
 
         def read() -> list[ResultSet]:
             return read_result_sets(self.client, self._result_location(), max_rows=max_rows, page_size=page_size,
-                                    decimal=decimal, skip=skip)
+                                    decimal=decimal, skip=skip, count=count)
 
         return Outage(self.client.transport).retry(read)
 

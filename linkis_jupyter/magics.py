@@ -336,7 +336,9 @@ class LinkisMagics(Magics):
         """Fetch the result sets (from row `skip` on); store them (-o); show them unless quiet,
         tables as grids (LinkisMagics.display). The last result set, when it is a table, is the
         cell's value instead of being displayed. Says when Linkis' entrance limited a SELECT."""
-        results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows, skip=skip)
+        # The total of a cut set is counted only for the caption and note that show it.
+        results = job.results(max_rows=None if options.max_rows < 0 else options.max_rows, skip=skip,
+                              count=not options.quiet)
         if options.output:
             self.shell.user_ns[options.output] = _output_value(results)
         note = _limit_note(job, results, options.max_rows, self.ide_limit)

@@ -211,16 +211,17 @@ def read_result_sets(
     page_size: int | None = None,
     decimal: str = "float",
     skip: int = 0,
+    count: bool = False,
 ) -> list[ResultSet]:
     """Every result set in a job's result directory, in order, paged to the end; `max_rows` caps
     the rows of each set and marks the set `truncated` when it cut. `skip`: rows of each set to
     pass over first (openFile starts at them; nothing before is read). `page_size`: the first
     page's rows (default: the client's `page_size`); later pages grow while they come back
-    quickly, and shrink when one fails (see PageSizes). A set cut by `max_rows` gets its
-    `total_rows` from count_rows."""
+    quickly, and shrink when one fails (see PageSizes). `count`: a set cut by `max_rows` gets its
+    `total_rows` from count_rows (a few more openFile requests; otherwise it stays None)."""
     if not location:
         return []
-    reader = _Reader(client, max_rows, decimal, Reading(PageSizes(page_size or client.page_size)), skip)
+    reader = _Reader(client, max_rows, decimal, Reading(PageSizes(page_size or client.page_size)), skip, count)
     return [reader.result_set(file.index, file.path, file.size) for file in client.result_files(location)]
 
 
@@ -288,9 +289,10 @@ class _Reader:
     """The result sets of one job, read with what reading the first ones learnt (`reading`)."""
 
     def __init__(self, client: LinkisClient, max_rows: int | None, decimal: str, reading: Reading,
-                 skip: int = 0) -> None:
+                 skip: int = 0, count: bool = False) -> None:
         self.client, self.max_rows, self.decimal, self.reading = client, max_rows, decimal, reading
         self.skip = max(0, skip)
+        self.count = count
         self.markers = NULL_MARKERS + ((client.null_value,) if client.null_value else ())
 
     def result_set(self, index: int, path: str, file_size: int | None = None) -> ResultSet:
@@ -308,7 +310,7 @@ class _Reader:
         result.first_row = self.skip
         if not result.truncated:
             result.total_rows = self.skip + result.rows_read if result.rows_read or not self.skip else None
-        else:
+        elif self.count:
             sample = result.extra.pop("sample", [])
             # The one row more asked for tells there is at least one more.
             result.total_rows = count_rows(self.client, path, file_size, result.metadata, sample,
