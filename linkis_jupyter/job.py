@@ -350,7 +350,7 @@ class Job:
                 chunk = self.client.log(self.exec_id, asked, READ_SIZE)
             except APIError as exc:
                 return not self._left_entrance(exc)
-            new.extend(self._read_where(self._log.add_read(chunk.lines, chunk.from_line, READ_SIZE)))
+            new.extend(self._read_where(self._log.add_read(chunk.lines, chunk.from_line)))
             if self._log.from_line - asked < READ_SIZE or self._log.end_state is not None:
                 break
         return True

@@ -11,14 +11,10 @@ the log file, and the two do not count alike:
   file twice, and the file's line numbers drift one further from the cache's;
 - a read that starts in the file and ends in the cache skips as many lines as the drift.
 
-The drift grows with the log (200 lines at 100,000), so `JobLog` places each read by its content,
-however far back it starts: the lines it repeats are dropped, lines missing between known ones go
-in their places, the rest are added. After a read that began in the file and ended short (so in
-the cache), its last 499 lines are held back and the next read starts 499 positions back, where
-the cache, or after the next flush the file, has the skipped lines; so lines are shown in order.
-`JobLog.merge` takes the persisted log (`openLog`, whole) once the job has ended, to put back
-whatever is still missing. After the entrance has let a job go, the persisted log is the only
-source, merged the same way.
+So `JobLog` drops what a read repeats (the lines it begins with, up to the last one read before,
+and a line written twice in a row), and `JobLog.merge` takes the persisted log (`openLog`, whole)
+once the job has ended, to put back, in their places, the lines a read skipped. After the
+entrance has let a job go, the persisted log is the only source, merged the same way.
 """
 from __future__ import annotations
 
@@ -50,11 +46,8 @@ _LINE_LEVEL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s
 _SQL_LIMIT = re.compile(r"You submitted a sql .*?(?:(without limit), (?:DSS|program) will add limit|"
                         r"with limit exceeding \d+, it is not allowed\. (?:DSS|Program) will change your limit)",
                         re.S)
-# The entrance's cache (wds.linkis.entrance.log.cacheMax): a read that went on from the file into
-# the cache skipped lines among its last this many.
-_CACHE_MAX = 500
-# How many earlier places of a read's first known line are tried before it is taken as new.
-_TRIES = 8
+# How far back the start of a read is compared with what was read before.
+_OVERLAP = 50
 # The entrance writes its cache to the file every 500 lines or 5 minutes
 # (wds.linkis.entrance.log.cacheMax, ...log.push.interval.time): a shorter, quicker job's reads
 # never mix the two, and its log needs no merge.
@@ -155,108 +148,42 @@ class JobLog:
         self.end_state: JobState | None = None  # the state the log's end line names
         self.start_state: JobState | None = None  # the latest of Scheduled and Running the log names
         self.ended_at = 0.0  # time.monotonic() when that line was read
-        self._count: Counter[str] = Counter()  # how often each line is among `lines`
-        self._shown = 0  # how many of `lines` add_read and merge have returned
-        self._held = 0  # how many of the last lines wait for a read that has the ones skipped
-        self._asked_again = 0  # how many positions the last read went back
-        self._full = False  # whether the last read covered all it was asked (so ended in the file)
 
-    def add_read(self, lines: list[str], next_from: int | None, size: int | None = None) -> list[LogLine]:
-        """One entrance read: its lines, the `fromLine` it answered (None: count the lines) and
-        the `size` asked (None: unknown, nothing held back). Returns the lines to show now, in
-        order: the lines not shown before, up to any that a read may have skipped lines before."""
-        asked = self.from_line
+    def add_read(self, lines: list[str], next_from: int | None) -> list[LogLine]:
+        """One entrance read: its lines, and the `fromLine` it answered (None: count the lines).
+        Returns the lines not read before."""
         self.from_line = self.from_line + len(lines) if next_from is None else next_from
-        covered = self.from_line - asked
-        raw = [line for line in lines if line]  # blank lines are counted, never sent
-        doubled = sum(1 for a, b in zip(raw, raw[1:]) if a == b)
-        read = _once(raw, None)
-        late, known = self._align(read)
-        if size is not None and read:
-            # A read that began in the file (it repeats more than was asked again, holds a flush
-            # line twice, or goes on from a full read, which ends in the file) and ended short of
-            # `size` went on in the cache past the file's end: lines between were skipped.
-            in_file = self._full or doubled > 0 or known > self._asked_again + 1
-            self._full = covered >= size
-            if in_file and not self._full:
-                # The skipped lines are among the last cache-full of the read; those wait, and
-                # the next read starts a cache-full back, where the cache (or the file, after
-                # the next flush) has them all.
-                self._held = _CACHE_MAX - 1
-                self._asked_again = min(_CACHE_MAX - 1, self.from_line)
-                self.from_line -= self._asked_again
-            else:
-                self._held = 0
-                self._asked_again = 0
-        elif size is None:
-            self._held = 0
-        if self.end_state is not None:
-            self._held = 0
-        return late + self._release()
+        # Blank lines are counted, never sent; a flush writes its line twice.
+        lines = _once([line for line in lines if line], self.lines[-1] if self.lines else None)
+        # A read that repeats begins with lines read before, up to the last one, and may hold
+        # among them one an earlier read skipped: that one goes in its place.
+        last = self.lines[-1] if self.lines else None
+        repeat = 0
+        for i, line in enumerate(lines[:_OVERLAP]):
+            if line == last:
+                repeat = i + 1
+        new: list[LogLine] = []
+        known = set(self.lines[-2 * _OVERLAP:])
+        skipped: list[str] = []
+        for line in lines[:repeat]:
+            if line not in known:
+                skipped.append(line)
+            elif skipped:
+                new.extend(self._insert_before(line, skipped))
+                skipped = []
+        return new + self._append(lines[repeat:])
 
-    def _release(self) -> list[LogLine]:
-        """The lines not shown yet, but the ones held back."""
-        upto = max(self._shown, len(self.lines) - self._held)
-        out = self.levels[self._shown:upto]
-        self._shown = upto
-        return out
-
-    def _align(self, read: list[str]) -> tuple[list[LogLine], int]:
-        """Put `read` (lines in the file's order) among the lines read before: the ones it repeats
-        are dropped, the ones missing between them go in their places, the rest are added.
-        Returns (lines put before lines already shown, how many lines of `read` were known)."""
-        first = next((i for i, line in enumerate(read) if self._count[line]), None)
-        if first is None:
-            self._append(read)
-            return [], 0
-        target = read[first]
-        tried = 0
-        for p in range(len(self.lines) - 1, -1, -1):
-            if self.lines[p] != target:
-                continue
-            plan = self._fit(read, first, p)
-            if plan is not None:
-                return self._apply(read, first, p, *plan)
-            tried += 1
-            if tried >= _TRIES:
+    def _insert_before(self, anchor: str, lines: list[str]) -> list[LogLine]:
+        """Put `lines` before the last line read equal to `anchor`, among the latest lines read."""
+        at = len(self.lines)
+        for k in range(len(self.lines) - 1, max(-1, len(self.lines) - 2 * _OVERLAP - 1), -1):
+            if self.lines[k] == anchor:
+                at = k
                 break
-        # No place fits (a log whose lines repeat): what follows the last line read is new.
-        last = self.lines[-1]
-        after = max((i + 1 for i, line in enumerate(read) if line == last), default=0)
-        self._append(read[after:])
-        return [], after
-
-    def _fit(self, read: list[str], first: int, p: int) -> tuple[list[tuple[int, str]], int] | None:
-        """Whether the lines read before, from `p` on, are `read` from `first` on with lines
-        missing: ([(index to put a missing line before, line)], where in `read` the new lines begin)."""
-        lines = self.lines
-        holes: list[tuple[int, str]] = [(p, line) for line in read[:first]]
-        j, w = p, first
-        while j < len(lines) and w < len(read):
-            if lines[j] == read[w]:
-                j += 1
-            elif self._count[read[w]]:
-                return None
-            else:
-                holes.append((j, read[w]))
-            w += 1
-        return holes, w
-
-    def _apply(self, read: list[str], first: int, p: int, holes: list[tuple[int, str]],
-               rest: int) -> tuple[list[LogLine], int]:
-        late: list[LogLine] = []
-        for at, line in reversed(holes):
-            level = _classify([line], self.levels[at - 1].level if at else "INFO")[0]
-            self.lines.insert(at, line)
-            self.levels.insert(at, level)
-            self._count[line] += 1
-            if at < self._shown:
-                late.append(level)
-                self._shown += 1
-        late.reverse()
-        known = rest - len(holes)
-        self._append(read[rest:])
-        return late, known
+        levels = _classify(lines, self.levels[at - 1].level if at else "INFO")
+        self.lines[at:at] = lines
+        self.levels[at:at] = levels
+        return levels
 
     def needs_merge(self, ran_for: float) -> bool:
         """Whether the entrance may have flushed its cache while the job ran, so that a read may
@@ -274,16 +201,13 @@ class JobLog:
         read = self.lines
         wanted = Counter(persisted)
         wanted.subtract(read)
-        self._held = 0
         if not +wanted:
-            return self._release()
+            return []
         places = _places(read, persisted)
         if places is None:
-            return self._release()
+            return []
         if all(at == len(read) for at, _ in places):
-            self._append([line for _, line in places])
-            return self._release()
-        late = [line for at, line in places if at < self._shown]
+            return self._append([line for _, line in places])
         merged: list[str] = []
         k = 0
         for at, line in places:
@@ -291,20 +215,16 @@ class JobLog:
             merged.append(line)
             k = at
         merged.extend(read[k:])
-        shown = self._shown + len(late)
         self.lines = []
         self.levels = []
-        self._count = Counter()
         self._append(merged)
-        self._shown = shown
-        return _classify(late, "INFO") + self._release()
+        return _classify([line for _, line in places], "INFO")
 
     def _append(self, lines: list[str]) -> list[LogLine]:
         previous = self.levels[-1].level if self.levels else "INFO"
         classified = _classify(lines, previous)
         self.lines.extend(lines)
         self.levels.extend(classified)
-        self._count.update(lines)
         if self.end_state is None:
             for line in lines:
                 start = _STATE_LINE.match(line)

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tests.benchmarks.explore import bench_explore
-from tests.benchmarks.longlog import bench_longlog
 from tests.benchmarks.table import Row, mb, median, ms, render, verdict
 from tests.fixtures.gateway import gateway_env
 
@@ -47,16 +46,15 @@ class Size:
     sdk_execute_big: bool          # also run the big query through the SDK's execute_code
     explore_rows: int              # the table profiled and plotted
     explore_runs: int
-    log_lines: int                 # the long log followed live
 
 
 SIZES = {
     "full": Size(runs=5, job_seconds=(0.0, 1.5, 3.0, 10.0, 30.0), rows=1_000_000,
                  result_runs=3, kernel_starts=3, cells=1000, cells_warmup=100, sdk_execute_big=True,
-                 explore_rows=10_000_000, explore_runs=2, log_lines=100_000),
+                 explore_rows=10_000_000, explore_runs=2),
     "smoke": Size(runs=1, job_seconds=(0.0, 0.3, 2.0), rows=20_000,
                   result_runs=1, kernel_starts=1, cells=10, cells_warmup=3, sdk_execute_big=False,
-                  explore_rows=20_000, explore_runs=1, log_lines=20_000),
+                  explore_rows=20_000, explore_runs=1),
 }
 
 
@@ -487,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--only", default="overhead,results,kernel,explore,longlog",
+    parser.add_argument("--only", default="overhead,results,kernel,explore",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--history-lag", type=float, default=0.0,
                         help="seconds the gateway writes job history after a job's end (default 0: with it, "
@@ -514,8 +512,6 @@ def main(argv: list[str] | None = None) -> int:
                 rows += bench_kernel(gw, size, Path(tmp), say)
             if "explore" in parts:
                 rows += bench_explore(gw, size.explore_rows, size.explore_runs, Path(tmp), say)
-            if "longlog" in parts:
-                rows += bench_longlog(gw, size.log_lines, say)
         finally:
             gw.close()
     header = (f"linkis-jupyter benchmarks ({args.size}, {os.cpu_count()} CPUs, "

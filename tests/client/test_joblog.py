@@ -75,22 +75,3 @@ def test_the_end_phrase_inside_a_job_line_is_not_the_end() -> None:
     log = JobLog()
     log.add_read(["2024-05-01 10:00:00.000 WARN note: Your job completed with status Success."], 1)
     assert log.end_state is None
-
-
-def test_a_read_that_repeats_more_than_fifty_lines_shows_only_the_new_ones() -> None:
-    # 120 flushes in, the file is 120 lines ahead of the cache's numbering.
-    log = JobLog()
-    log.add_read(lines(1, 60_000), 60_001)
-    assert texts(log.add_read(lines(59_881, 60_500), 60_501)) == lines(60_001, 60_500)
-    assert log.lines == lines(1, 60_500)
-
-
-def test_lines_after_a_read_that_ran_from_the_file_into_the_cache_wait_for_the_skipped_ones() -> None:
-    log = JobLog()
-    log.add_read(lines(1, 1000), 1001, 10000)
-    # From the file (a flush line twice), then the cache 20 lines past the file's end.
-    shown = texts(log.add_read(lines(990, 1500) + lines(1500, 1500) + lines(1521, 1800), 1801, 10000))
-    assert shown == lines(1001, 1281) and log.from_line == 1801 - 499
-    # The next read, from the cache a cache-full back, has the skipped lines.
-    assert texts(log.add_read(lines(1302, 1900), 1901, 10000)) == lines(1282, 1900)
-    assert log.lines == lines(1, 1900)
